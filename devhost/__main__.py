@@ -1,0 +1,115 @@
+"""`python -m devhost [--port 7071] [--settings local.settings.json] [--app-dir .]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from devhost.cors import CorsPolicy
+from devhost.functions import IndexingError, index_functions, load_function_app
+from devhost.routes import RouteError
+from devhost.server import HostState, build_app, route_prefix_from_host_json
+from devhost.settings import SettingsError, apply_values, ensure_settings_file, load_settings
+from devhost.timers import ScheduleError
+from devhost.webbuild import ensure_web_built
+
+log = logging.getLogger("devhost")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
+    parser.add_argument("--port", type=int, default=None, help="default: Host.LocalHttpPort, else 7071")
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        default=Path("local.settings.json"),
+        help="relative to --app-dir; created from local.settings.sample.json when absent",
+    )
+    parser.add_argument("--app-dir", type=Path, default=Path("."), help="folder holding function_app.py")
+    parser.add_argument("--host", default="localhost", help="display name in URLs (binding is loopback only)")
+    parser.add_argument("--no-web-build", action="store_true", help="do not build web/dist when missing")
+    return parser.parse_args(argv)
+
+
+def banner(state: HostState, base_url: str) -> str:
+    """The `func start`-style listing of functions and their URLs."""
+    lines = ["", "Functions:", ""]
+    prefix = f"/{state.route_prefix}" if state.route_prefix else ""
+    for function in sorted(state.functions, key=lambda f: f.name.lower()):
+        if function.is_http and function.route is not None:
+            url = f"{base_url}{prefix}/{function.route.template.strip('/')}"
+            lines.append(f"  {function.name}: [{','.join(function.methods)}] {url}")
+        elif function.name in state.timers:
+            timer = state.timers[function.name]
+            lines.append(f"  {function.name}: timerTrigger (schedule '{timer.schedule.expression}')")
+        else:
+            lines.append(f"  {function.name}: {function.trigger_type} (not run by the devhost)")
+    lines += ["", f"Demo page: {base_url}/demo/", ""]
+    return "\n".join(lines)
+
+
+async def serve(state: HostState, port: int, display_host: str) -> None:
+    """Serve on loopback until SIGINT/SIGTERM, then stop timers and in-flight work gracefully."""
+    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await web.TCPSite(runner, "::1", port).start()
+    except OSError:
+        log.debug("no IPv6 loopback; serving on 127.0.0.1 only")
+    print(banner(state, f"http://{display_host}:{port}"), flush=True)
+    if state.keys.generated:
+        print("No DevHost section in local settings: keys generated for this run only.", flush=True)
+    log.info("Host started; press Ctrl+C to shut down")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("Shutting down")
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("DEVHOST_LOG_LEVEL", "INFO"),
+        stream=sys.stderr,
+        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    app_dir = args.app_dir.resolve()
+    os.chdir(app_dir)
+    settings_path = args.settings if args.settings.is_absolute() else app_dir / args.settings
+    try:
+        if ensure_settings_file(settings_path, app_dir):
+            print(f"Created {settings_path} from local.settings.sample.json", flush=True)
+        settings = load_settings(settings_path)
+        apply_values(settings.values)
+        os.environ.setdefault("AzureWebJobsScriptRoot", str(app_dir))
+        functions = index_functions(load_function_app(app_dir))
+        cors = CorsPolicy(settings.cors_origins, settings.cors_credentials)
+        state = HostState(functions, settings.keys, cors, route_prefix_from_host_json(app_dir))
+    except (SettingsError, IndexingError, RouteError, ScheduleError) as error:
+        print(f"devhost: {error}", file=sys.stderr)
+        return 2
+    if not args.no_web_build:
+        ensure_web_built()
+    port = args.port or settings.http_port or 7071
+    try:
+        asyncio.run(serve(state, port, args.host))
+    except OSError as error:
+        print(f"devhost: cannot listen on 127.0.0.1:{port}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The demo page (web/dist) and the small config it reads to find the dev sign-in issuer.
+
+The issuer's mint URL is local-only and generated at run time, so the page asks
+`/demo/config.json` instead of having it baked into the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DIST = PROJECT_ROOT / "web" / "dist"
+LOCAL_AZURE_SETTINGS = Path(".local") / "azure" / "settings.json"
+
+
+def demo_config(api_base: str = "") -> dict[str, Any]:
+    """What the page needs; from the environment (`make run` sets it) or local_azure's settings.json."""
+    generated: dict[str, Any] = {}
+    if LOCAL_AZURE_SETTINGS.exists():
+        try:
+            generated = json.loads(LOCAL_AZURE_SETTINGS.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            generated = {}
+    return {
+        "apiBase": os.environ.get("DEMO_API_BASE", api_base),
+        "issuerMintUrl": os.environ.get("DEV_ISSUER_MINT_URL") or generated.get("issuer_mint_url"),
+        "audience": os.environ.get("AUTH_AUDIENCE") or generated.get("default_audience"),
+        "scopes": ["voip"],
+        "expiresInMinutes": int(os.environ.get("DEMO_TOKEN_MINUTES", "60")),
+    }
+
+
+def add_demo_routes(app: web.Application, dist: Path = DIST, api_base: str = "") -> None:
+    """`/` redirects to `/demo/`; `/demo/` serves web/dist; `/demo/config.json` the page's config."""
+
+    async def root(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/demo/")
+
+    async def index(_: web.Request) -> web.StreamResponse:
+        page = dist / "index.html"
+        if not page.exists():
+            return web.Response(status=404, text="The demo page is not built: run `make install`.")
+        return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+    async def config(_: web.Request) -> web.Response:
+        return web.json_response(demo_config(api_base), headers={"Cache-Control": "no-store"})
+
+    app.router.add_get("/", root)
+    app.router.add_get("/demo", root)
+    app.router.add_get("/demo/", index)
+    app.router.add_get("/demo/config.json", config)
+    if dist.is_dir():
+        app.router.add_static("/demo/", dist, show_index=False)

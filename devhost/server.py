@@ -1,0 +1,165 @@
+"""The aiohttp application: function routes under the route prefix, Core Tools' admin API, the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from devhost.auth import is_authorized, presented_key, unauthorized
+from devhost.cors import CorsPolicy
+from devhost.demo import DIST, add_demo_routes
+from devhost.functions import FunctionSpec
+from devhost.http_bridge import internal_error, to_function_request, to_web_response
+from devhost.invoke import invoke
+from devhost.settings import HostKeys
+from devhost.timers import TimerRunner, resolve_schedule
+
+log = logging.getLogger("devhost")
+
+# What the Functions host logs as the reason for both HTTP and admin-API invocations.
+ADMIN_REASON = "This function was programmatically called via the host APIs."
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class HostState:
+    """Everything the handlers share; built once at start."""
+
+    functions: list[FunctionSpec]
+    keys: HostKeys
+    cors: CorsPolicy
+    route_prefix: str = "api"
+    timers: dict[str, TimerRunner] = field(default_factory=dict)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        http = (f for f in self.functions if f.is_http and f.route is not None)
+        self.http = sorted(http, key=lambda f: f.route.rank if f.route else (0, 0, 0))
+        for function in self.functions:
+            if function.trigger_type == "timerTrigger":
+                schedule = resolve_schedule(str(function.trigger.get("schedule", "")))
+                self.timers[function.name] = TimerRunner(function, schedule)
+
+    def by_name(self, name: str) -> FunctionSpec | None:
+        return next((f for f in self.functions if f.name.lower() == name.lower()), None)
+
+
+def route_prefix_from_host_json(app_dir: Path) -> str:
+    """host.json `extensions.http.routePrefix` (default "api"), as the Functions host reads it."""
+    try:
+        document = json.loads((app_dir / "host.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "api"
+    prefix = document.get("extensions", {}).get("http", {}).get("routePrefix", "api")
+    return str(prefix).strip("/")
+
+
+def build_app(state: HostState, dist: Path = DIST) -> web.Application:
+    """The whole host; timers start and stop with the aiohttp app's lifecycle."""
+    app = web.Application(middlewares=[state.cors.middleware], client_max_size=100 * 1024 * 1024)
+    app.router.add_post("/admin/functions/{name}", _admin_invoke(state))
+    app.router.add_get("/admin/host/status", _host_status(state))
+    app.router.add_get("/admin/host/ping", _ping)
+    app.router.add_post("/admin/host/ping", _ping)
+    if state.route_prefix != "":
+        add_demo_routes(app, dist)
+    prefix = f"/{state.route_prefix}" if state.route_prefix else ""
+    app.router.add_route("*", prefix + "/{tail:.*}", _dispatch(state, prefix))
+    if prefix:
+        app.router.add_route("*", prefix, _dispatch(state, prefix))
+    app.cleanup_ctx.append(_timers(state))
+    return app
+
+
+def _dispatch(state: HostState, prefix: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raw_path = request.rel_url.raw_path[len(prefix) :].lstrip("/")
+        allowed: set[str] = set()
+        for function in state.http:
+            assert function.route is not None
+            values = function.route.match(raw_path)
+            if values is None:
+                continue
+            if request.method not in function.methods:
+                allowed.update(function.methods)
+                continue
+            return await _serve(state, function, request, values)
+        if allowed:
+            return web.Response(status=405, headers={"Allow": ", ".join(sorted(allowed))})
+        return web.Response(status=404)
+
+    return handler
+
+
+async def _serve(
+    state: HostState, function: FunctionSpec, request: web.Request, route_params: dict[str, str]
+) -> web.StreamResponse:
+    if not is_authorized(function.auth_level, request, state.keys):
+        log.info("401 %s %s: missing or wrong key (authLevel %s)", request.method, request.path,
+                 function.auth_level)
+        return unauthorized()
+    try:
+        function_request = await to_function_request(request, route_params)
+        result = await invoke(function, function_request, ADMIN_REASON)
+    except Exception:
+        return internal_error()
+    return to_web_response(result)
+
+
+def _admin_invoke(state: HostState) -> Handler:
+    """Core Tools' `POST /admin/functions/{name}`: run a non-HTTP function now, answer 202."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        key = presented_key(request)
+        if key is None or not state.keys.accepts_master_key(key):
+            return unauthorized()
+        function = state.by_name(request.match_info["name"])
+        if function is None:
+            return web.Response(status=404)
+        if function.is_http:
+            return web.json_response({"error": "HTTP functions are called through their own URL"}, status=400)
+        timer = state.timers.get(function.name)
+        if timer is None:
+            message = f"{function.trigger_type} functions cannot be run by the devhost"
+            return web.json_response({"error": message}, status=400)
+        task = asyncio.create_task(timer.run_now(ADMIN_REASON))
+        state.background.add(task)
+        task.add_done_callback(state.background.discard)
+        return web.Response(status=202)
+
+    return handler
+
+
+def _host_status(state: HostState) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        key = presented_key(request)
+        if key is None or not state.keys.accepts_master_key(key):
+            return unauthorized()
+        return web.json_response({"state": "Running", "functions": [f.name for f in state.functions]})
+
+    return handler
+
+
+async def _ping(_: web.Request) -> web.StreamResponse:
+    return web.Response(status=200)
+
+
+def _timers(state: HostState) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(_: web.Application) -> AsyncIterator[None]:
+        for timer in state.timers.values():
+            timer.start()
+        yield
+        for timer in state.timers.values():
+            await timer.stop()
+        for task in list(state.background):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+
+    return context
