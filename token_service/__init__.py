@@ -1,0 +1,1 @@
+"""The ACS token service: domain logic, registry, caller auth and the Functions blueprints."""

@@ -1,0 +1,192 @@
+"""The one place that talks to ACS: the async Identity SDK behind managed identity.
+
+It turns SDK results into plain values and SDK/transport failures into domain errors, so the rest of
+the app never sees azure-core exceptions. Retries are azure-core's own policy, with one change:
+a Retry-After longer than the caller can wait is passed back (as 429) instead of slept through.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from azure.communication.identity import CommunicationUserIdentifier
+from azure.communication.identity.aio import CommunicationIdentityClient
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.policies import AsyncRetryPolicy
+
+from token_service.errors import (
+    CredentialUnavailable,
+    IdentityNotFound,
+    InvalidRequest,
+    TeamsExchangeRejected,
+    UpstreamThrottled,
+    UpstreamUnavailable,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_on: datetime
+
+
+@dataclass(frozen=True)
+class AcsCall:
+    """What one ACS operation cost; the request log line reports it."""
+
+    operation: str
+    duration_ms: float
+    outcome: str
+
+
+class BoundedRetryAfterPolicy(AsyncRetryPolicy):
+    """azure-core's retry policy, but never sleeps longer than `max_retry_after` seconds for one retry."""
+
+    def __init__(self, max_retry_after: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._max_retry_after = max_retry_after
+
+    def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after is not None and retry_after > self._max_retry_after:
+            return False
+        return bool(super().is_retry(settings, response))
+
+
+def _retry_after_seconds(error: HttpResponseError) -> int:
+    headers = getattr(error.response, "headers", None) or {}
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(1, int(float(raw))) if raw is not None else 1
+    except ValueError:
+        return 1
+
+
+class AcsGateway:
+    """Identity operations against one ACS resource. One instance per worker, reused."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: AsyncTokenCredential,
+        *,
+        max_retry_after: float = 2.0,
+        retry_total: int = 3,
+        timeout_seconds: float = 10.0,
+        on_call: Callable[[AcsCall], None] | None = None,
+    ) -> None:
+        policy = BoundedRetryAfterPolicy(
+            max_retry_after, retry_total=retry_total, retry_backoff_factor=0.2, retry_backoff_max=2
+        )
+        self._client = CommunicationIdentityClient(
+            endpoint,
+            credential,
+            retry_policy=policy,
+            connection_timeout=timeout_seconds,
+            read_timeout=timeout_seconds,
+        )
+        self._on_call = on_call
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def create_identity(self, scopes: list[str] | None, minutes: int | None) -> tuple[str, IssuedToken | None]:
+        """Create an identity, with a token when scopes are given (one ACS call either way).
+
+        A lost response is not retried (`retry_read=0`): ACS creates are not idempotent, and a retry
+        after a lost response would make a second identity nobody records.
+        """
+        if scopes:
+            user, token = await self._call(
+                "create",
+                self._client.create_user_and_token(
+                    scopes,
+                    token_expires_in=_minutes(minutes),
+                    retry_read=0,
+                ),
+            )
+            return user.properties["id"], IssuedToken(token.token, _as_datetime(token.expires_on))
+        user = await self._call("create", self._client.create_user(retry_read=0))
+        return user.properties["id"], None
+
+    async def issue_token(self, user_id: str, scopes: list[str], minutes: int | None) -> IssuedToken:
+        token = await self._call(
+            "issue",
+            self._client.get_token(
+                CommunicationUserIdentifier(user_id),
+                scopes,
+                token_expires_in=_minutes(minutes),
+            ),
+        )
+        return IssuedToken(token.token, _as_datetime(token.expires_on))
+
+    async def revoke_tokens(self, user_id: str) -> None:
+        await self._call("revoke", self._client.revoke_tokens(CommunicationUserIdentifier(user_id)))
+
+    async def delete_identity(self, user_id: str) -> None:
+        await self._call("delete", self._client.delete_user(CommunicationUserIdentifier(user_id)))
+
+    async def exchange_teams_token(self, entra_token: str, app_id: str, user_object_id: str) -> IssuedToken:
+        try:
+            token = await self._call(
+                "exchange", self._client.get_token_for_teams_user(entra_token, app_id, user_object_id)
+            )
+        except InvalidRequest as error:
+            raise TeamsExchangeRejected(error.detail) from None
+        return IssuedToken(token.token, _as_datetime(token.expires_on))
+
+    async def _call(self, operation: str, awaitable: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await awaitable
+        except HttpResponseError as error:
+            outcome = str(error.status_code)
+            raise _domain_error(operation, error) from None
+        except (ServiceRequestError, ServiceResponseError):
+            outcome = "connection_error"
+            raise UpstreamUnavailable(f"ACS {operation}: connection failed", retry_after=5) from None
+        except ClientAuthenticationError:
+            outcome = "credential_error"
+            raise CredentialUnavailable("the managed identity could not get a token for ACS", retry_after=5) from None
+        finally:
+            if self._on_call is not None:
+                self._on_call(AcsCall(operation, (time.perf_counter() - started) * 1000, outcome))
+
+
+def _domain_error(operation: str, error: HttpResponseError) -> Exception:
+    status = error.status_code or 0
+    code = getattr(getattr(error, "error", None), "code", None) or ""
+    if status == 404:
+        return IdentityNotFound("the identity does not exist in ACS")
+    if status == 429:
+        return UpstreamThrottled(f"ACS throttled {operation}", retry_after=_retry_after_seconds(error))
+    if status in (401, 403):
+        if operation == "exchange":
+            return TeamsExchangeRejected(f"ACS rejected the Teams token ({code or status})")
+        return CredentialUnavailable(f"ACS rejected our credential ({status})", retry_after=30)
+    if status == 400:
+        return InvalidRequest(f"ACS rejected the request ({code or 'bad request'})")
+    return UpstreamUnavailable(f"ACS {operation} failed ({status})", retry_after=_retry_after_seconds(error))
+
+
+def _minutes(minutes: int | None) -> timedelta | None:
+    return timedelta(minutes=minutes) if minutes is not None else None
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromtimestamp(int(value), UTC)

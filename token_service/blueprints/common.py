@@ -1,0 +1,47 @@
+"""Small helpers the HTTP blueprints share: caller checks and response shapes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import azure.functions as func
+
+from token_service.acs_gateway import IssuedToken
+from token_service.caller_auth import Principal
+from token_service.errors import InvalidRequest
+from token_service.http_support import RequestContext
+from token_service.runtime import Runtime
+
+IDENTITY_ID_PATTERN = re.compile(r"8:acs:[0-9a-fA-F-]{36}_[A-Za-z0-9-]{1,128}")
+
+
+class InvalidIdentityId(InvalidRequest):
+    code, title = "invalid_identity_id", "The identity id is malformed"
+
+
+async def caller(runtime: Runtime, req: func.HttpRequest, context: RequestContext) -> Principal:
+    principal = await runtime.auth.authenticate(req.headers)
+    context.user_key = principal.user_key
+    return principal
+
+
+async def admin(runtime: Runtime, req: func.HttpRequest, context: RequestContext) -> Principal:
+    principal = await caller(runtime, req, context)
+    principal.require_role(runtime.settings.auth_admin_role)
+    return principal
+
+
+def identity_id(req: func.HttpRequest) -> str:
+    value = req.route_params.get("id", "")
+    if not IDENTITY_ID_PATTERN.fullmatch(value):
+        raise InvalidIdentityId("expected an ACS identity id like 8:acs:<resource id>_<id>")
+    return value
+
+
+def token_body(communication_user_id: str, token: IssuedToken) -> dict[str, Any]:
+    return {
+        "communicationUserId": communication_user_id,
+        "token": token.token,
+        "expiresOn": token.expires_on.isoformat(),
+    }

@@ -1,0 +1,51 @@
+"""Health and the OpenAPI description: anonymous, no secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import azure.functions as func
+
+from token_service.http_support import RequestContext, endpoint, json_response
+from token_service.openapi import openapi_document
+from token_service.runtime import get_runtime
+
+bp = func.Blueprint()
+ACS_SCOPE = "https://communication.azure.com//.default"
+CHECK_TIMEOUT_SECONDS = 5.0
+
+
+async def _timed(check: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS)
+        ok, error = True, None
+    except Exception as exc:
+        ok, error = False, type(exc).__name__
+    result: dict[str, Any] = {"ok": ok, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    if error:
+        result["error"] = error
+    return result
+
+
+@bp.function_name("health")
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint("health", "health")
+async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """Liveness plus readiness of the registry and of the managed identity for ACS."""
+    runtime = get_runtime()
+    registry, identity = await asyncio.gather(
+        _timed(runtime.registry.ping()), _timed(runtime.credential.get_token(ACS_SCOPE))
+    )
+    ready = registry["ok"] and identity["ok"]
+    body = {"status": "ok" if ready else "degraded", "checks": {"registry": registry, "managedIdentity": identity}}
+    return json_response(body, 200 if ready else 503, no_store=True)
+
+
+@bp.function_name("openapi")
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint("openapi", "openapi.json")
+async def openapi(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    return json_response(openapi_document(get_runtime().settings))

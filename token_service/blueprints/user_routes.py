@@ -1,0 +1,71 @@
+"""Routes for signed-in end users: their own token, Teams exchange, and deleting themselves."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from token_service.blueprints.common import caller, token_body
+from token_service.errors import InvalidRequest, RateLimited, Unauthenticated
+from token_service.http_support import (
+    RequestContext,
+    endpoint,
+    json_response,
+    no_content,
+    optional_minutes,
+    optional_scopes,
+    read_json_object,
+)
+from token_service.identity_service import validate_token_request
+from token_service.runtime import get_runtime
+
+bp = func.Blueprint()
+
+TEAMS_TOKEN_HEADER = "X-Teams-Token"
+
+
+@bp.function_name("issue_user_token")
+@bp.route(route="token", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint("issue_user_token", "token")
+async def issue_user_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """Get-or-create the caller's ACS identity and issue a token: 201 when created, 200 when found."""
+    runtime = get_runtime()
+    principal = await caller(runtime, req, context)
+    body = read_json_object(req, {"scopes", "expiresInMinutes"})
+    request = validate_token_request(optional_scopes(body), optional_minutes(body), runtime.settings)
+    wait = runtime.token_limiter.acquire(principal.user_key)
+    if wait is not None:
+        raise RateLimited(
+            f"at most {runtime.settings.token_rate_per_minute} token requests per minute", retry_after=wait
+        )
+    result = await runtime.identities.token_for_user(principal.user_key, request)
+    status = 201 if result.created else 200
+    return json_response(token_body(result.communication_user_id, result.token), status, no_store=True)
+
+
+@bp.function_name("exchange_teams_token")
+@bp.route(route="token/teams", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint("exchange_teams_token", "token/teams")
+async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """Exchange the caller's Entra ID token (header X-Teams-Token, never the URL) for an ACS token."""
+    runtime = get_runtime()
+    principal = await caller(runtime, req, context)
+    read_json_object(req, set())
+    entra_token = (req.headers.get(TEAMS_TOKEN_HEADER) or "").strip()
+    if not entra_token:
+        raise InvalidRequest(f"the Teams user's Entra ID token goes in the {TEAMS_TOKEN_HEADER} header")
+    if principal.object_id is None:
+        raise Unauthenticated("a Teams exchange needs a token with an oid claim")
+    token = await runtime.identities.exchange_teams_token(entra_token, principal.object_id)
+    body = {"token": token.token, "expiresOn": token.expires_on.isoformat()}
+    return json_response(body, 200, no_store=True)
+
+
+@bp.function_name("delete_me")
+@bp.route(route="me", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint("delete_me", "me")
+async def delete_me(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """Revoke and delete the caller's own identity; the next token request creates a new one."""
+    runtime = get_runtime()
+    principal = await caller(runtime, req, context)
+    await runtime.identities.delete_for_user(principal.user_key)
+    return no_content()

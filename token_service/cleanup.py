@@ -1,0 +1,228 @@
+"""Revoke and delete identities that went stale, safely and at ACS's pace.
+
+Per identity the steps are: claim (etag-conditional mark 'deleting', noted in the deleting index),
+revoke, delete, tombstone. Each step is idempotent and the claim is recorded before ACS is touched,
+so a run killed anywhere is finished by the next run: it first completes the deleting index.
+A token issued while the run decides wins the etag race, and the identity survives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from token_service.acs_gateway import AcsGateway
+from token_service.clock import Clock, day_key
+from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottled
+from token_service.pacing import Pacer
+from token_service.registry import ACTIVE, ActivityEntry, Registry
+
+log = logging.getLogger("token_service.cleanup")
+STALE_REASON = "stale"
+
+
+@dataclass
+class CleanupSummary:
+    dry_run: bool
+    scanned: int = 0
+    stale: int = 0
+    revoked: int = 0
+    deleted: int = 0
+    already_gone: int = 0
+    failed: int = 0
+    survived: int = 0
+    resumed: int = 0
+    stopped_early: str | None = None
+    duration_seconds: float = 0.0
+    would_delete: list[str] = field(default_factory=list)
+
+    def log_line(self) -> str:
+        data = asdict(self)
+        data["would_delete"] = len(self.would_delete)
+        return json.dumps({"event": "cleanup_summary", **data}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class _Resume:
+    acs_id: str
+    reason: str
+
+
+_Work = ActivityEntry | _Resume
+
+
+@dataclass(frozen=True)
+class CleanupPolicy:
+    stale_days: int
+    max_per_run: int
+    time_budget_seconds: float
+    dry_run: bool
+    concurrency: int = 32
+    acs_calls_per_second: float = 16.0  # ACS: 500 revokes and 500 deletes per 30 s per resource
+
+
+class StaleIdentityCleanup:
+    def __init__(
+        self,
+        registry: Registry,
+        acs: AcsGateway,
+        clock: Clock,
+        policy: CleanupPolicy,
+        progress: Callable[[CleanupSummary], None] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._acs = acs
+        self._clock = clock
+        self._policy = policy
+        self._progress = progress
+        self._revoke_pace = Pacer(policy.acs_calls_per_second)
+        self._delete_pace = Pacer(policy.acs_calls_per_second)
+
+    async def run(self) -> CleanupSummary:
+        summary = CleanupSummary(dry_run=self._policy.dry_run)
+        started = time.monotonic()
+        deadline = started + self._policy.time_budget_seconds
+        cutoff = self._clock() - timedelta(days=self._policy.stale_days)
+        queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self._policy.concurrency * 2)
+        workers = [asyncio.create_task(self._worker(queue, summary, deadline)) for _ in range(self._policy.concurrency)]
+        try:
+            await self._feed(queue, summary, cutoff, deadline)
+        finally:
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        summary.duration_seconds = round(time.monotonic() - started, 3)
+        log.info(summary.log_line())
+        for name in ("scanned", "stale", "revoked", "deleted", "already_gone", "failed"):
+            log.info(json.dumps({"event": "metric", "name": f"cleanup.{name}", "value": getattr(summary, name)}))
+        return summary
+
+    async def _feed(
+        self, queue: asyncio.Queue[_Work | None], summary: CleanupSummary, cutoff: datetime, deadline: float
+    ) -> None:
+        taken = 0
+        if not self._policy.dry_run:
+            async for acs_id, reason in self._registry.pending_deletions():
+                if self._out_of_budget(summary, deadline, taken):
+                    return
+                taken += 1
+                await queue.put(_Resume(acs_id, reason))
+        # Partitions are days: everything before the cutoff's day, plus the cutoff day itself, filtered.
+        next_day = day_key(cutoff + timedelta(days=1))
+        async for entry in self._registry.stale_activity(next_day):
+            summary.scanned += 1
+            if entry.last_activity >= cutoff:
+                continue
+            if self._out_of_budget(summary, deadline, taken):
+                return
+            taken += 1
+            summary.stale += 1
+            if self._policy.dry_run:
+                summary.would_delete.append(entry.acs_id)
+                continue
+            await queue.put(entry)
+
+    def _out_of_budget(self, summary: CleanupSummary, deadline: float, taken: int) -> bool:
+        if taken >= self._policy.max_per_run:
+            summary.stopped_early = "max_per_run"
+        elif time.monotonic() >= deadline:
+            summary.stopped_early = "time_budget"
+        return summary.stopped_early is not None
+
+    async def _worker(self, queue: asyncio.Queue[_Work | None], summary: CleanupSummary, deadline: float) -> None:
+        while (item := await queue.get()) is not None:
+            if time.monotonic() >= deadline:
+                summary.stopped_early = "time_budget"
+                continue  # drain: what is left stays consistent for the next run
+            try:
+                if isinstance(item, _Resume):
+                    await self._resume(item.acs_id, item.reason, summary)
+                else:
+                    await self._remove_stale(item, summary)
+            except ServiceError as error:
+                summary.failed += 1
+                log.warning(json.dumps({"event": "cleanup_item_failed", "code": error.code, "detail": error.detail}))
+            if self._progress:
+                self._progress(summary)
+
+    async def _remove_stale(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
+        now = self._clock()
+        if not await self._registry.claim_for_cleanup(entry, STALE_REASON, now):
+            await self._recheck(entry, summary)
+            return
+        await self._revoke_delete_tombstone(
+            entry.acs_id, entry.owner, entry.mapping_etag, entry.day, STALE_REASON, summary
+        )
+
+    async def _recheck(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
+        """The row changed since the index saw it: decide again from the row itself."""
+        record = await self._registry.get_identity(entry.acs_id)
+        if record is None or record.state != ACTIVE:
+            await self._registry.drop_activity(entry.day, entry.acs_id)
+            return
+        cutoff = self._clock() - timedelta(days=self._policy.stale_days)
+        if record.last_activity >= cutoff:
+            summary.survived += 1
+            await self._registry.put_activity(record)  # re-index under its real day, with its etag
+            if record.activity_day != entry.day:
+                await self._registry.drop_activity(entry.day, entry.acs_id)
+            return
+        # Still stale (another field changed, e.g. a revoke): claim on the fresh etag.
+        claimed = await self._registry.claim_for_cleanup(
+            ActivityEntry(
+                entry.acs_id, entry.day, record.etag or "", record.owner, record.mapping_etag, record.last_activity
+            ),
+            STALE_REASON,
+            self._clock(),
+        )
+        if claimed:
+            await self._revoke_delete_tombstone(
+                record.acs_id, record.owner, record.mapping_etag, record.activity_day, STALE_REASON, summary
+            )
+        else:
+            summary.survived += 1
+
+    async def _resume(self, acs_id: str, reason: str, summary: CleanupSummary) -> None:
+        """Finish a deletion a previous run (or a request) started."""
+        summary.resumed += 1
+        record = await self._registry.get_identity(acs_id)
+        if record is None or record.state == ACTIVE:
+            # Claim never landed on the row (killed between the two writes): nothing was done in ACS.
+            await self._registry.tombstone_pending_marker(acs_id)
+            return
+        await self._revoke_delete_tombstone(
+            acs_id, record.owner, record.mapping_etag, record.activity_day, reason or STALE_REASON, summary
+        )
+
+    async def _revoke_delete_tombstone(
+        self, acs_id: str, owner: str | None, mapping_etag: str | None, day: str, reason: str, summary: CleanupSummary
+    ) -> None:
+        gone = not await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id)
+        if not gone:
+            summary.revoked += 1
+            gone = not await self._paced(self._delete_pace, self._acs.delete_identity, acs_id)
+            if not gone:
+                summary.deleted += 1
+        if gone:
+            summary.already_gone += 1
+        await self._registry.tombstone(
+            acs_id, owner=owner, mapping_etag=mapping_etag, activity_day=day, reason=reason, now=self._clock()
+        )
+
+    async def _paced(self, pacer: Pacer, operation: Callable[[str], Awaitable[None]], acs_id: str) -> bool:
+        """Run one ACS call at the pace; True if done, False if ACS no longer has the identity."""
+        for _ in range(20):
+            await pacer.wait_turn()
+            try:
+                await operation(acs_id)
+                return True
+            except IdentityNotFound:
+                return False
+            except UpstreamThrottled as error:
+                pacer.pause(error.retry_after or 1)
+        raise UpstreamThrottled("ACS kept throttling this identity's cleanup", retry_after=30)

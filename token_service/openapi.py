@@ -1,0 +1,236 @@
+"""The OpenAPI 3.1 description of the HTTP API; a test holds it against the registered functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from token_service.settings import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES, Settings
+
+PROBLEM = {"$ref": "#/components/responses/Problem"}
+ID_PARAMETER = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "ACS identity id, percent-encoded (8:acs:<resource id>_<id>)",
+    "schema": {"type": "string", "pattern": r"^8:acs:[0-9a-fA-F-]{36}_[A-Za-z0-9-]{1,128}$"},
+}
+
+
+def _json(schema_name: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
+
+
+def _ok(description: str, schema_name: str) -> dict[str, Any]:
+    return {"description": description, "content": _json(schema_name)}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): PROBLEM for status in statuses}
+
+
+USER: list[dict[str, list[str]]] = [{"bearer": []}]
+ADMIN: list[dict[str, list[str]]] = [{"bearer": [], "functionKey": []}]
+
+
+def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
+    allowed = sorted(settings.allowed_scopes) if settings else sorted(ACS_SCOPES)
+    token_request = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": allowed}},
+            "expiresInMinutes": {"type": "integer", "minimum": MIN_TOKEN_MINUTES, "maximum": MAX_TOKEN_MINUTES},
+        },
+    }
+    no_body_request = {"type": "object", "additionalProperties": False, "maxProperties": 0}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ACS token service",
+            "version": "1.0.0",
+            "description": "Creates Azure Communication Services identities and issues, refreshes and revokes "
+            "their access tokens for signed-in users. Errors are RFC 9457 problem+json with a stable `code`.",
+        },
+        "servers": [{"url": "/api"}],
+        "paths": {
+            "/token": {
+                "post": {
+                    "operationId": "issue_user_token",
+                    "summary": "Get-or-create the caller's identity and issue a token",
+                    "security": USER,
+                    "requestBody": {"required": False, "content": _json("TokenRequest")},
+                    "responses": {
+                        "200": _ok("Token for the caller's existing identity", "TokenResponse"),
+                        "201": _ok("Identity created and token issued", "TokenResponse"),
+                        **_errors(400, 401, 413, 415, 429, 503),
+                    },
+                }
+            },
+            "/token/teams": {
+                "post": {
+                    "operationId": "exchange_teams_token",
+                    "summary": "Exchange the caller's Teams (Entra ID) token for an ACS token",
+                    "security": USER,
+                    "parameters": [
+                        {
+                            "name": "X-Teams-Token",
+                            "in": "header",
+                            "required": True,
+                            "description": "The Teams user's Entra ID access token for ACS",
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _ok("ACS token for the Teams user", "TeamsTokenResponse"),
+                        **_errors(400, 401, 413, 415, 429, 501, 503),
+                    },
+                }
+            },
+            "/me": {
+                "delete": {
+                    "operationId": "delete_me",
+                    "summary": "Revoke and delete the caller's own identity",
+                    "security": USER,
+                    "responses": {"204": {"description": "Deleted"}, **_errors(401, 404, 429, 503)},
+                }
+            },
+            "/identities": {
+                "post": {
+                    "operationId": "create_identity",
+                    "summary": "Create an identity, optionally with a token",
+                    "security": ADMIN,
+                    "requestBody": {"required": False, "content": _json("TokenRequest")},
+                    "responses": {
+                        "201": _ok("Created", "CreatedIdentity"),
+                        **_errors(400, 401, 403, 413, 415, 429, 503),
+                    },
+                }
+            },
+            "/identities/{id}": {
+                "get": {
+                    "operationId": "get_identity",
+                    "summary": "The registry record of an identity (tombstones included)",
+                    "security": ADMIN,
+                    "parameters": [ID_PARAMETER],
+                    "responses": {"200": _ok("Record", "IdentityRecord"), **_errors(400, 401, 403, 404, 503)},
+                },
+                "delete": {
+                    "operationId": "delete_identity",
+                    "summary": "Revoke all tokens and delete the identity",
+                    "security": ADMIN,
+                    "parameters": [ID_PARAMETER],
+                    "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 403, 404, 429, 503)},
+                },
+            },
+            "/identities/{id}/token": {
+                "post": {
+                    "operationId": "issue_identity_token",
+                    "summary": "Issue a token for an identity",
+                    "security": ADMIN,
+                    "parameters": [ID_PARAMETER],
+                    "requestBody": {"required": False, "content": _json("TokenRequest")},
+                    "responses": {
+                        "200": _ok("Token", "TokenResponse"),
+                        **_errors(400, 401, 403, 404, 413, 415, 429, 503),
+                    },
+                }
+            },
+            "/identities/{id}/revoke": {
+                "post": {
+                    "operationId": "revoke_identity_tokens",
+                    "summary": "Revoke all tokens of an identity (up to 15 minutes to take effect everywhere in ACS)",
+                    "security": ADMIN,
+                    "parameters": [ID_PARAMETER],
+                    "requestBody": {"required": False, "content": {"application/json": {"schema": no_body_request}}},
+                    "responses": {"204": {"description": "Revoked"}, **_errors(400, 401, 403, 404, 413, 415, 429, 503)},
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Liveness and dependency readiness",
+                    "security": [],
+                    "responses": {"200": _ok("Ready", "Health"), "503": _ok("Not ready", "Health")},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+            },
+            "responses": {
+                "Problem": {
+                    "description": "RFC 9457 problem details",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                }
+            },
+            "schemas": {
+                "TokenRequest": token_request,
+                "TokenResponse": {
+                    "type": "object",
+                    "required": ["communicationUserId", "token", "expiresOn"],
+                    "properties": {
+                        "communicationUserId": {"type": "string"},
+                        "token": {"type": "string"},
+                        "expiresOn": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "TeamsTokenResponse": {
+                    "type": "object",
+                    "required": ["token", "expiresOn"],
+                    "properties": {"token": {"type": "string"}, "expiresOn": {"type": "string", "format": "date-time"}},
+                },
+                "CreatedIdentity": {
+                    "type": "object",
+                    "required": ["communicationUserId"],
+                    "properties": {
+                        "communicationUserId": {"type": "string"},
+                        "token": {"type": "string"},
+                        "expiresOn": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "IdentityRecord": {
+                    "type": "object",
+                    "required": ["communicationUserId", "state", "createdAt"],
+                    "properties": {
+                        "communicationUserId": {"type": "string"},
+                        "state": {"type": "string", "enum": ["active", "deleting", "deleted"]},
+                        "owner": {"type": ["string", "null"]},
+                        "createdAt": {"type": "string", "format": "date-time"},
+                        "lastTokenIssuedAt": {"type": ["string", "null"], "format": "date-time"},
+                        "scopes": {"type": "array", "items": {"type": "string"}},
+                        "deletedAt": {"type": ["string", "null"], "format": "date-time"},
+                        "deletedReason": {"type": ["string", "null"]},
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "checks"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok", "degraded"]},
+                        "checks": {"type": "object"},
+                    },
+                },
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "code"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "code": {"type": "string"},
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }

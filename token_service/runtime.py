@@ -1,0 +1,94 @@
+"""Per-worker singletons: settings, the managed-identity credential, ACS and registry clients.
+
+Created on first use (after the host has set the app settings) and reused by every invocation;
+`reset_runtime` exists for tests that change settings or the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from azure.identity.aio import DefaultAzureCredential
+
+from token_service.acs_gateway import AcsGateway
+from token_service.caller_auth import CallerAuthenticator
+from token_service.clock import Clock, system_clock
+from token_service.identity_service import IdentityService
+from token_service.observability import record_acs_call
+from token_service.rate_limit import SlidingWindowLimiter
+from token_service.registry import Registry
+from token_service.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    credential: DefaultAzureCredential
+    acs: AcsGateway
+    background_acs: AcsGateway
+    registry: Registry
+    identities: IdentityService
+    auth: CallerAuthenticator
+    token_limiter: SlidingWindowLimiter
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.acs.close()
+        await self.background_acs.close()
+        await self.registry.close()
+        await self.credential.close()
+
+
+def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
+    # DefaultAzureCredential reaches managed identity in Azure (App Service's IDENTITY_ENDPOINT) and
+    # locally local_azure's endpoint; a user-assigned identity must be named explicitly.
+    credential = DefaultAzureCredential(
+        managed_identity_client_id=settings.azure_client_id,
+        exclude_interactive_browser_credential=True,
+    )
+    acs = AcsGateway(settings.acs_endpoint, credential, on_call=record_acs_call)
+    # The cleanup paces itself and handles 429 itself, so its client never sleeps on Retry-After.
+    background_acs = AcsGateway(settings.acs_endpoint, credential, max_retry_after=0, timeout_seconds=30)
+    if settings.storage.connection_string:
+        registry = Registry.from_connection_string(settings.storage.connection_string, settings.registry_table)
+    else:
+        assert settings.storage.table_endpoint is not None
+        storage_credential = credential
+        if settings.storage.client_id and settings.storage.client_id != settings.azure_client_id:
+            storage_credential = DefaultAzureCredential(managed_identity_client_id=settings.storage.client_id)
+        registry = Registry.from_endpoint(settings.storage.table_endpoint, settings.registry_table, storage_credential)
+    return Runtime(
+        settings=settings,
+        credential=credential,
+        acs=acs,
+        background_acs=background_acs,
+        registry=registry,
+        identities=IdentityService(registry, acs, settings, clock),
+        auth=CallerAuthenticator(settings.auth_issuer, settings.auth_audience, settings.platform_auth_enabled),
+        token_limiter=SlidingWindowLimiter(settings.token_rate_per_minute),
+        clock=clock,
+    )
+
+
+_runtime: Runtime | None = None
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def get_runtime() -> Runtime:
+    """The worker's runtime; rebuilt if the event loop changed (clients are bound to their loop)."""
+    global _runtime, _loop
+    loop = asyncio.get_running_loop()
+    if _runtime is None or _loop is not loop:
+        _runtime = build_runtime(Settings.from_env())
+        _loop = loop
+    return _runtime
+
+
+async def reset_runtime(runtime: Runtime | None = None) -> None:
+    """Close the current runtime and install `runtime` (or none: the next call builds from env)."""
+    global _runtime, _loop
+    if _runtime is not None and _runtime is not runtime:
+        await _runtime.close()
+    _runtime = runtime
+    _loop = asyncio.get_running_loop() if runtime is not None else None

@@ -1,0 +1,161 @@
+"""App settings, read once and validated, so a bad deployment fails at start naming the setting."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+ACS_SCOPES = frozenset({"chat", "voip", "chat.join", "chat.join.limited", "voip.join"})
+MIN_TOKEN_MINUTES = 60
+MAX_TOKEN_MINUTES = 1440
+
+
+class SettingsError(ValueError):
+    """A missing or malformed app setting; the message names it."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the registry lives: a connection string (Azurite) or an identity-based account endpoint."""
+
+    connection_string: str | None
+    table_endpoint: str | None
+    client_id: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    acs_endpoint: str
+    azure_client_id: str | None
+    storage: StorageSettings
+    registry_table: str
+    auth_issuer: str
+    auth_audience: str
+    auth_admin_role: str
+    teams_app_id: str | None
+    allowed_scopes: frozenset[str]
+    default_token_minutes: int
+    token_rate_per_minute: int
+    stale_identity_days: int
+    cleanup_schedule: str
+    cleanup_dry_run: bool
+    cleanup_max_per_run: int
+    cleanup_time_budget_seconds: float
+    platform_auth_enabled: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        default_minutes = reader.integer("DEFAULT_TOKEN_MINUTES", 60, MIN_TOKEN_MINUTES, MAX_TOKEN_MINUTES)
+        return cls(
+            acs_endpoint=reader.https_url("COMMUNICATION_SERVICES_ENDPOINT"),
+            azure_client_id=reader.optional("AZURE_CLIENT_ID"),
+            storage=_storage_settings(reader),
+            registry_table=reader.matching("REGISTRY_TABLE", "acsidentities", r"[A-Za-z][A-Za-z0-9]{2,62}"),
+            auth_issuer=reader.url("AUTH_ISSUER"),
+            auth_audience=reader.required("AUTH_AUDIENCE"),
+            auth_admin_role=reader.optional("AUTH_ADMIN_ROLE") or "TokenService.Admin",
+            teams_app_id=reader.optional("TEAMS_APP_ID"),
+            allowed_scopes=reader.scopes("ALLOWED_SCOPES", "chat,voip"),
+            default_token_minutes=default_minutes,
+            token_rate_per_minute=reader.integer("TOKEN_RATE_PER_MINUTE", 30, 1, 100_000),
+            stale_identity_days=reader.integer("STALE_IDENTITY_DAYS", 30, 1, 3650),
+            cleanup_schedule=reader.matching("CLEANUP_SCHEDULE", "0 0 3 * * *", r"\S+( \S+){5}"),
+            cleanup_dry_run=reader.boolean("CLEANUP_DRY_RUN", False),
+            cleanup_max_per_run=reader.integer("CLEANUP_MAX_PER_RUN", 20_000, 1, 10_000_000),
+            cleanup_time_budget_seconds=float(reader.integer("CLEANUP_TIME_BUDGET_SECONDS", 240, 1, 86_400)),
+            platform_auth_enabled=reader.boolean("WEBSITE_AUTH_ENABLED", False),
+        )
+
+
+def _storage_settings(reader: _Reader) -> StorageSettings:
+    connection_string = reader.optional("AzureWebJobsStorage")
+    if connection_string:
+        if "AccountName=" not in connection_string and "TableEndpoint=" not in connection_string:
+            raise SettingsError("AzureWebJobsStorage: not a storage connection string (no AccountName/TableEndpoint)")
+        return StorageSettings(connection_string, None, None)
+    table_uri = reader.optional("AzureWebJobsStorage__tableServiceUri")
+    account = reader.optional("AzureWebJobsStorage__accountName")
+    if not table_uri and account:
+        if not re.fullmatch(r"[a-z0-9]{3,24}", account):
+            raise SettingsError("AzureWebJobsStorage__accountName: 3-24 lowercase letters and digits")
+        table_uri = f"https://{account}.table.core.windows.net"
+    if not table_uri:
+        raise SettingsError(
+            "AzureWebJobsStorage: missing (set a connection string, or AzureWebJobsStorage__accountName "
+            "/ AzureWebJobsStorage__tableServiceUri for an identity-based connection)"
+        )
+    client_id = reader.optional("AzureWebJobsStorage__clientId") or reader.optional("AZURE_CLIENT_ID")
+    return StorageSettings(None, reader.url_value("AzureWebJobsStorage__tableServiceUri", table_uri), client_id)
+
+
+class _Reader:
+    """Typed access to the environment; every error names the setting."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def optional(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            raise SettingsError(f"{name}: missing")
+        return value
+
+    def url(self, name: str) -> str:
+        return self.url_value(name, self.required(name))
+
+    def url_value(self, name: str, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError(f"{name}: not an http(s) URL")
+        return value.rstrip("/")
+
+    def https_url(self, name: str) -> str:
+        value = self.url(name)
+        if not value.startswith("https://"):
+            raise SettingsError(f"{name}: must be https (bearer tokens are never sent over plain http)")
+        return value
+
+    def matching(self, name: str, default: str, pattern: str) -> str:
+        value = self.optional(name) or default
+        if not re.fullmatch(pattern, value):
+            raise SettingsError(f"{name}: malformed value {value!r}")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: not an integer") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}: must be between {low} and {high}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("true", "1", "yes"):
+            return True
+        if raw.lower() in ("false", "0", "no"):
+            return False
+        raise SettingsError(f"{name}: not a boolean (true/false)")
+
+    def scopes(self, name: str, default: str) -> frozenset[str]:
+        raw = self.optional(name) or default
+        scopes = frozenset(part.strip() for part in raw.split(",") if part.strip())
+        unknown = scopes - ACS_SCOPES
+        if not scopes or unknown:
+            raise SettingsError(f"{name}: unknown scopes {sorted(unknown)}; allowed: {sorted(ACS_SCOPES)}")
+        return scopes
