@@ -17,7 +17,7 @@ from aiohttp import web
 from local_azure import acs_requests as req
 from local_azure.acs_auth import AcsAuthenticator
 from local_azure.acs_time import acs_datetime
-from local_azure.acs_tokens import AcsTokens
+from local_azure.acs_tokens import AcsTokens, wait_before_issuing
 from local_azure.errors import AcsError, acs_error, bad_request
 from local_azure.faults import DROP, OPERATIONS, Faults, Stats
 from local_azure.store import IdentityStore
@@ -99,9 +99,7 @@ async def data_plane_middleware(request: web.Request, handler: Handler) -> web.S
         service.stats.record(op, outcome)
 
 
-async def _through_pipeline(
-    request: web.Request, handler: Handler, service: AcsService, op: str
-) -> web.StreamResponse:
+async def _through_pipeline(request: web.Request, handler: Handler, service: AcsService, op: str) -> web.StreamResponse:
     latency = service.faults.settings.latency_ms
     if latency:
         await asyncio.sleep(latency / 1000)
@@ -143,9 +141,7 @@ async def create_identity(request: web.Request) -> web.Response:
     service = _service(request)
     body = req.json_object(await request.read(), required=False)
     scopes_value = body.get("createTokenWithScopes")
-    scopes = (
-        [] if scopes_value is None else req.scopes(scopes_value, "createTokenWithScopes", allow_empty=True)
-    )
+    scopes = [] if scopes_value is None else req.scopes(scopes_value, "createTokenWithScopes", allow_empty=True)
     minutes = req.expires_in_minutes(body)
     now = time.time()
     identity_id = service.tokens.new_identity_id()
@@ -167,6 +163,11 @@ async def issue_token(request: web.Request) -> web.Response:
     scopes = req.scopes(body["scopes"], "scopes", allow_empty=False)
     minutes = req.expires_in_minutes(body)
     identity_id = _live_identity(request, service)
+    record = service.store.get(identity_id)
+    wait = wait_before_issuing(record, time.time()) if record is not None else 0.0
+    if wait > 0:
+        await asyncio.sleep(wait)
+        identity_id = _live_identity(request, service)  # it may have been deleted meanwhile
     issued = service.tokens.issue(identity_id, scopes, minutes)
     return web.json_response({"token": issued.token, "expiresOn": issued.expires_on})
 

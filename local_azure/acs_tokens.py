@@ -1,13 +1,14 @@
 """ACS identities and access tokens: id format, minting with ACS's claim set, and validity checks.
 
 A token is valid while its signature and `exp` hold, its identity exists, and it was issued after
-the identity's last revocation (see store.py for the one-second cutoff rule). Revocation is
+the identity's last revocation. Tokens carry whole seconds, so a token issued in the same second as a
+revocation would be indistinguishable from one issued before it (RS256 signatures are deterministic):
+issuing waits out that second. Revocation is
 immediate here; in production it can take up to 15 minutes to reach every ACS service.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
@@ -17,7 +18,7 @@ import jwt
 
 from local_azure.acs_time import acs_datetime
 from local_azure.signing import SigningKey
-from local_azure.store import IdentityStore
+from local_azure.store import IdentityRecord, IdentityStore
 
 SCOPES = ("chat", "voip", "chat.join", "chat.join.limited", "voip.join")
 DEFAULT_MINUTES = 1440
@@ -42,8 +43,11 @@ class TokenCheck:
         return {"valid": self.valid, "reason": self.reason, "communicationUserId": self.communication_user_id}
 
 
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+def wait_before_issuing(record: IdentityRecord, now: float) -> float:
+    """Seconds to wait so a new token's iat falls after the identity's revocation second (else 0)."""
+    if record.revoked_cutoff is None or int(now) > record.revoked_cutoff:
+        return 0.0
+    return record.revoked_cutoff + 1 - now
 
 
 class AcsTokens:
@@ -67,15 +71,11 @@ class AcsTokens:
             return False
         return _SUFFIX.fullmatch(identity_id[len(self._prefix) :].lower()) is not None
 
-    def issue(
-        self, identity_id: str, scopes: list[str], minutes: int, now: float | None = None
-    ) -> IssuedToken:
+    def issue(self, identity_id: str, scopes: list[str], minutes: int, now: float | None = None) -> IssuedToken:
         """Mint a token for an ACS identity and record the issue."""
         now = time.time() if now is None else now
         issued = self.mint(identity_id.removeprefix("8:"), scopes, now, now + minutes * 60)
-        record = self._store.get(identity_id)
-        in_cutoff_second = record is not None and record.revoked_cutoff == int(now)
-        self._store.record_token(identity_id, now, token_sha256(issued.token) if in_cutoff_second else None)
+        self._store.record_token(identity_id, now)
         return issued
 
     def mint(self, skype_id: str, scopes: list[str], now: float, expires_at: float) -> IssuedToken:
@@ -116,11 +116,7 @@ class AcsTokens:
             return TokenCheck(False, "unknown identity", user_id)
         if record.deleted:
             return TokenCheck(False, "identity deleted", user_id)
-        cutoff = record.revoked_cutoff
-        iat = int(claims["iat"])
-        if cutoff is not None and (
-            iat < cutoff or (iat == cutoff and not self._store.is_exempt(token_sha256(token)))
-        ):
+        if record.revoked_cutoff is not None and int(claims["iat"]) <= record.revoked_cutoff:
             return TokenCheck(False, "revoked", user_id)
         return TokenCheck(True, None, user_id)
 

@@ -3,9 +3,8 @@
 sqlite (stdlib) in WAL mode keeps restarts lossless and lookups O(log n) at 100,000+ identities;
 calls are sub-millisecond, so the event loop calls it directly.
 
-Revocation has one-second resolution in tokens (`iat`/`csi` are whole seconds), so a revocation
-records its whole second as a cutoff: tokens with iat < cutoff are revoked, and tokens issued in the
-cutoff second *after* the revocation are remembered by hash as exempt.
+Tokens carry whole seconds (`iat`/`csi`), so a revocation records its whole second as a cutoff:
+tokens with iat <= cutoff are revoked. Issuing waits out the cutoff second (see acs_app.issue_token).
 """
 
 from __future__ import annotations
@@ -23,11 +22,6 @@ CREATE TABLE IF NOT EXISTS identities (
     revoked_cutoff INTEGER,
     deleted_at REAL
 );
-CREATE TABLE IF NOT EXISTS revocation_exemptions (
-    token_sha256 TEXT PRIMARY KEY,
-    identity_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS exemptions_by_identity ON revocation_exemptions (identity_id);
 """
 _SELECT = (
     "SELECT id, created_at, last_token_issued_at, revoked_at, revoked_cutoff, deleted_at"  # fixed columns
@@ -63,9 +57,7 @@ class IdentityStore:
 
     def create(self, identity_id: str, now: float) -> bool:
         """Insert a new identity; False if the id already exists."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO identities (id, created_at) VALUES (?, ?)", (identity_id, now)
-        )
+        cursor = self._db.execute("INSERT OR IGNORE INTO identities (id, created_at) VALUES (?, ?)", (identity_id, now))
         return cursor.rowcount == 1
 
     def get(self, identity_id: str) -> IdentityRecord | None:
@@ -75,55 +67,20 @@ class IdentityStore:
         ).fetchone()
         return IdentityRecord(*row) if row else None
 
-    def record_token(self, identity_id: str, issued_at: float, token_sha256: str | None) -> None:
-        """Note a token issue; `token_sha256` is given when it falls in the identity's cutoff second."""
-        self._db.execute(
-            "UPDATE identities SET last_token_issued_at = ? WHERE id = ?", (issued_at, identity_id)
-        )
-        if token_sha256 is not None:
-            self._db.execute(
-                "INSERT OR IGNORE INTO revocation_exemptions (token_sha256, identity_id) VALUES (?, ?)",
-                (token_sha256, identity_id),
-            )
+    def record_token(self, identity_id: str, issued_at: float) -> None:
+        self._db.execute("UPDATE identities SET last_token_issued_at = ? WHERE id = ?", (issued_at, identity_id))
 
     def revoke(self, identity_id: str, now: float) -> None:
-        with self._transaction():
-            self._db.execute(
-                "UPDATE identities SET revoked_at = ?, revoked_cutoff = ? WHERE id = ?",
-                (now, int(now), identity_id),
-            )
-            self._db.execute("DELETE FROM revocation_exemptions WHERE identity_id = ?", (identity_id,))
+        self._db.execute(
+            "UPDATE identities SET revoked_at = ?, revoked_cutoff = ? WHERE id = ?", (now, int(now), identity_id)
+        )
 
     def delete(self, identity_id: str, now: float) -> None:
-        with self._transaction():
-            self._db.execute(
-                "UPDATE identities SET deleted_at = ?, revoked_at = ?, revoked_cutoff = ? WHERE id = ?",
-                (now, now, int(now), identity_id),
-            )
-            self._db.execute("DELETE FROM revocation_exemptions WHERE identity_id = ?", (identity_id,))
-
-    def is_exempt(self, token_sha256: str) -> bool:
-        row = self._db.execute(
-            "SELECT 1 FROM revocation_exemptions WHERE token_sha256 = ?", (token_sha256,)
-        ).fetchone()
-        return row is not None
+        self._db.execute(
+            "UPDATE identities SET deleted_at = ?, revoked_at = ?, revoked_cutoff = ? WHERE id = ?",
+            (now, now, int(now), identity_id),
+        )
 
     def all(self, live_only: bool = False) -> list[IdentityRecord]:
         where = " WHERE deleted_at IS NULL" if live_only else ""
         return [IdentityRecord(*row) for row in self._db.execute(_SELECT + where + " ORDER BY created_at")]
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    """BEGIN/COMMIT around a block (the connection is in autocommit mode otherwise)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
