@@ -1,0 +1,235 @@
+"""`make run`: Azurite, local_azure and the function app on http://localhost:7071, stopped together.
+
+The function app runs under `func start` when Azure Functions Core Tools is on PATH, else under the
+devhost. Its environment is ours plus what local_azure generated (CA bundle, managed-identity
+endpoint, ACS endpoint, issuer), which wins over local.settings.json because process environment
+variables take precedence there. Every child runs in its own process group and is stopped by pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devhost.process import HostProcess
+from devhost.settings import LocalSettings, ensure_settings_file, load_settings
+from devhost.webbuild import ensure_web_built
+from local_azure.azurite import AzuriteProcess
+from local_azure.process import LocalAzureProcess
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHOWN_SETTINGS = (
+    "COMMUNICATION_SERVICES_ENDPOINT", "AZURE_CLIENT_ID", "IDENTITY_ENDPOINT", "SSL_CERT_FILE", "REGISTRY_TABLE",
+    "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_ADMIN_ROLE", "ALLOWED_SCOPES", "DEFAULT_TOKEN_MINUTES",
+    "TOKEN_RATE_PER_MINUTE", "STALE_IDENTITY_DAYS", "CLEANUP_SCHEDULE", "CLEANUP_DRY_RUN",
+)  # fmt: skip
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--azurite-ports", default="10000,10001,10002", help="blob,queue,table")
+    parser.add_argument("--acs-port", type=int, default=7443)
+    parser.add_argument("--local-port", type=int, default=7444, help="managed identity + dev issuer")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="Azurite data, CA, logs")
+    parser.add_argument("--settings", type=Path, default=Path("local.settings.json"))
+    parser.add_argument("--host", choices=("auto", "func", "devhost"), default="auto")
+    parser.add_argument("--health-timeout", type=float, default=90)
+    return parser.parse_args(argv)
+
+
+class Stack:
+    """What run.py started, stopped in reverse order whatever happens."""
+
+    def __init__(self) -> None:
+        self.stops: list[tuple[str, Callable[[], Any]]] = []
+
+    def add(self, name: str, stop: Callable[[], Any]) -> None:
+        self.stops.append((name, stop))
+
+    def stop_all(self) -> None:
+        for name, stop in reversed(self.stops):
+            try:
+                stop()
+            except Exception as error:  # keep stopping the rest
+                print(f"make run: stopping {name} failed: {error}", file=sys.stderr)
+        self.stops.clear()
+
+
+def host_environment(local: LocalAzureProcess, azurite: AzuriteProcess, base_url: str) -> dict[str, str]:
+    settings = local.settings
+    return {
+        **os.environ,
+        **local.client_environment(),
+        "COMMUNICATION_SERVICES_ENDPOINT": str(settings["acs_endpoint"]),
+        "AUTH_ISSUER": str(settings["issuer"]),
+        "AzureWebJobsStorage": azurite.connection_string,
+        "DEV_ISSUER_MINT_URL": str(settings["issuer_mint_url"]),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def wait_for_health(host: HostProcess, timeout: float) -> str:
+    """GET /api/health until it answers; returns a one-line status (200 ok, or 503 degraded...)."""
+    deadline = time.monotonic() + timeout
+    url = host.base_url.replace("localhost", "127.0.0.1") + "/api/health"
+    while time.monotonic() < deadline:
+        if host.process.poll() is not None:
+            raise RuntimeError(f"the function host exited with code {host.process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback http
+                return f"{response.status} {json.loads(response.read()).get('status', '')}".strip()
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                return f"{error.code} (see the host log above)"
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def visible(name: str, value: str) -> str:
+    """Settings as printed: secrets never, connection strings without their keys."""
+    if "AccountKey=" in value:
+        return ";".join(part for part in value.split(";") if part and not part.startswith("AccountKey="))
+    if any(word in name.upper() for word in ("SECRET", "PASSWORD", "HEADER", "KEY")):
+        return "<hidden>" if value else ""
+    return value
+
+
+def summary(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    local: LocalSettings,
+    host_kind: str,
+    health: str,
+    base_url: str,
+    lazure: dict[str, Any],
+) -> str:
+    """The banner printed once everything answers: URLs, settings, and how to sign in."""
+    values = {name: env.get(name, local.values.get(name, "")) for name in SHOWN_SETTINGS}
+    values["AzureWebJobsStorage"] = env["AzureWebJobsStorage"]
+    width = max(map(len, values))
+    mint = str(lazure["issuer_mint_url"])
+    audience = values.get("AUTH_AUDIENCE") or str(lazure.get("default_audience", ""))
+    role = values.get("AUTH_ADMIN_ROLE") or "TokenService.Admin"
+    key = local.keys.default_function_key
+    user_body = json.dumps({"sub": "alice", "aud": audience})
+    admin_body = json.dumps({"sub": "admin", "aud": audience, "roles": [role]})
+    extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+    lines = [
+        "",
+        "=" * 78,
+        f"ACS token service is running ({host_kind}) — health: {health}",
+        "",
+        f"Demo page:   {base_url}/demo/" + ("" if host_kind == "devhost" else "  (served by the devhost only)"),
+        f"OpenAPI:     {base_url}/api/openapi.json",
+        f"Function key (local dev only, from {args.settings}): {key}",
+        "",
+        "Settings in use:",
+        *(f"  {name.ljust(width)}  {visible(name, value)}" for name, value in values.items()),
+        "",
+        "Dev sign-in (the local issuer mints tokens for any user):",
+        f"  USER_TOKEN=$(curl -s -X POST {mint} -H 'Content-Type: application/json' \\",
+        f"      -d {shlex.quote(user_body)} | {extract})",
+        f"  curl -s -X POST {base_url}/api/token -H \"Authorization: Bearer $USER_TOKEN\" \\",
+        "      -H 'Content-Type: application/json' -d '{\"scopes\": [\"voip\"]}'",
+        "",
+        "Admin token (role " + role + ") for /api/identities, together with the function key:",
+        f"  ADMIN_TOKEN=$(curl -s -X POST {mint} -H 'Content-Type: application/json' \\",
+        f"      -d {shlex.quote(admin_body)} | {extract})",
+        f"  curl -s -X POST {base_url}/api/identities -H \"Authorization: Bearer $ADMIN_TOKEN\" \\",
+        f"      -H 'x-functions-key: {key}' -H 'Content-Type: application/json' -d '{{}}'",
+        "",
+        "Seed quickstart through the function URLs:",
+        f"  .venv/bin/python -m token_service.quickstart --url {base_url} --function-key {key} \\",
+        f"      --issuer-mint-url {mint}",
+        "",
+        f"Logs of Azurite and local_azure: {args.state_dir / 'logs'}.  Press Ctrl+C to stop everything.",
+        "=" * 78,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
+    state = args.state_dir.resolve()
+    logs = state / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    settings_path = args.settings if args.settings.is_absolute() else PROJECT_ROOT / args.settings
+    if ensure_settings_file(settings_path, PROJECT_ROOT):
+        print(f"make run: created {settings_path} from local.settings.sample.json", flush=True)
+    local_settings = load_settings(settings_path)
+    ports = tuple(int(port) for port in args.azurite_ports.split(","))
+    if len(ports) != 3:
+        raise ValueError("--azurite-ports takes three ports: blob,queue,table")
+    print("make run: starting Azurite…", flush=True)
+    azurite = AzuriteProcess.start(
+        state / "azurite", ports=(ports[0], ports[1], ports[2]), log_file=logs / "azurite.log"
+    )
+    stack.add("Azurite", azurite.stop)
+    print("make run: starting local_azure (ACS stand-in, managed identity, dev issuer)…", flush=True)
+    local = LocalAzureProcess.start(
+        state / "azure",
+        extra_args=["--acs-port", str(args.acs_port), "--local-port", str(args.local_port)],
+        log_file=logs / "local_azure.log",
+    )
+    stack.add("local_azure", local.stop)
+    base_url = f"http://localhost:{args.port}"
+    env = host_environment(local, azurite, base_url)
+    use_func = args.host == "func" or (args.host == "auto" and shutil.which("func") is not None)
+    if use_func:
+        print("make run: starting `func start` (Azure Functions Core Tools)…", flush=True)
+        ensure_web_built()
+        host = HostProcess.start_func(PROJECT_ROOT, args.port, env=env)
+    else:
+        print("make run: Core Tools not found; starting the devhost…", flush=True)
+        host = HostProcess.start_devhost(PROJECT_ROOT, args.port, settings=settings_path, env=env)
+    stack.add("function host", host.stop)
+    health = wait_for_health(host, args.health_timeout)
+    kind = "func" if use_func else "devhost"
+    print(summary(args, env, local_settings, kind, health, base_url, local.settings), flush=True)
+    return host
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.chdir(PROJECT_ROOT)
+    # Ctrl+C and SIGTERM both stop everything; set explicitly, since a shell that started us in the
+    # background may have left SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stack = Stack()
+    code = 0
+    try:
+        host = start_everything(args, stack)
+        while host.process.poll() is None:
+            time.sleep(0.5)
+        print(f"make run: the function host exited with code {host.process.returncode}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        print("\nmake run: stopping…", flush=True)
+    except Exception as error:
+        print(f"make run: {error}", file=sys.stderr)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish on a second Ctrl+C
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop_all()
+    print("make run: stopped.", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The seed ACS access-tokens quickstart, run through this app's function URLs.
+
+`python -m token_service.quickstart --url http://localhost:7071` creates an identity, issues a
+`voip` token, revokes its tokens and deletes it via the admin routes, printing what the original
+quickstart prints. Admin routes need a bearer token with the admin role (minted from the local dev
+issuer with --issuer-mint-url, or given with --admin-token) and the function key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+DEFAULT_AUDIENCE = "api://acs-token-service"
+DEFAULT_ADMIN_ROLE = "TokenService.Admin"
+
+
+class QuickstartError(Exception):
+    """A step failed; the message says which and why, without secrets."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m token_service.quickstart", description=__doc__)
+    parser.add_argument("--url", default="http://localhost:7071", help="the function app's base URL")
+    parser.add_argument("--function-key", help="default: DevHost.FunctionKeys.default of local.settings.json")
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument("--admin-token", help="a bearer token with the admin role")
+    auth.add_argument("--issuer-mint-url", help="local dev issuer mint URL (default: from .local/azure)")
+    parser.add_argument("--audience", default=os.environ.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE)
+    parser.add_argument("--admin-role", default=os.environ.get("AUTH_ADMIN_ROLE") or DEFAULT_ADMIN_ROLE)
+    parser.add_argument("--expires-in-minutes", type=int, help="custom token lifetime (60-1440)")
+    return parser.parse_args(argv)
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def default_function_key() -> str | None:
+    keys = _json_file(Path("local.settings.json")).get("DevHost", {}).get("FunctionKeys", {})
+    return keys.get("default") if isinstance(keys, dict) else None
+
+
+def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One JSON request; HTTP errors become QuickstartError with the problem+json title/detail."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    all_headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=all_headers)  # noqa: S310
+    path = urllib.parse.urlsplit(url).path
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            payload = response.read()
+            return response.status, json.loads(payload) if payload else None
+    except urllib.error.HTTPError as error:
+        raise QuickstartError(f"{method} {path} answered {error.code}: {_problem(error)}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise QuickstartError(f"cannot reach {url}: {reason} (is the function app running? try `make run`)") from None
+
+
+def _problem(error: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(error.read() or b"{}")
+    except ValueError:
+        body = {}
+    text = ": ".join(str(body[key]) for key in ("title", "detail") if body.get(key)) or str(error.reason)
+    if error.code == 401 and not body:
+        text += " (missing or wrong function key? pass --function-key)"
+    return text
+
+
+def admin_token(args: argparse.Namespace) -> str:
+    if args.admin_token:
+        return str(args.admin_token)
+    mint = args.issuer_mint_url or _json_file(Path(".local/azure/settings.json")).get("issuer_mint_url")
+    if not mint:
+        raise QuickstartError("no admin token: pass --admin-token, or --issuer-mint-url of the local dev issuer")
+    body = {"sub": "quickstart-admin", "name": "Quickstart admin", "roles": [args.admin_role], "aud": args.audience}
+    _, minted = call("POST", str(mint), body)
+    return str(minted["access_token"])
+
+
+def run(args: argparse.Namespace) -> None:
+    base = args.url.rstrip("/") + "/api"
+    key = args.function_key or os.environ.get("FUNCTIONS_KEY") or default_function_key()
+    headers = {"Authorization": f"Bearer {admin_token(args)}", **({"x-functions-key": key} if key else {})}
+    print("Azure Communication Services - Access Tokens Quickstart")
+    _, created = call("POST", f"{base}/identities", {}, headers)
+    user_id = str(created["communicationUserId"])
+    path = f"{base}/identities/{urllib.parse.quote(user_id, safe='')}"
+    try:
+        print(f"\nCreated an identity with ID: {user_id}")
+        request: dict[str, Any] = {"scopes": ["voip"]}
+        if args.expires_in_minutes is not None:
+            request["expiresInMinutes"] = args.expires_in_minutes
+        _, issued = call("POST", f"{path}/token", request, headers)
+        print(f"\nIssued an access token with 'voip' scope that expires at {issued['expiresOn']}:")
+        print(issued["token"])
+        call("POST", f"{path}/revoke", None, headers)
+        print(f"\nSuccessfully revoked all access tokens for identity with ID: {user_id}")
+    except QuickstartError:
+        try:
+            call("DELETE", path, None, headers)  # do not leave the identity behind
+        except QuickstartError as cleanup:
+            print(f"quickstart: could not delete {user_id} after the failure: {cleanup}", file=sys.stderr)
+        raise
+    call("DELETE", path, None, headers)
+    print(f"\nDeleted the identity with ID: {user_id}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        run(args)
+    except QuickstartError as error:
+        sys.stdout.flush()
+        print(f"quickstart: {error}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, ValueError) as error:
+        print(f"quickstart: unexpected response from the function app: {error!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
