@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from devhost.process import HostProcess
-from local_azure.azurite import free_port
+from local_azure.azurite import AzuriteProcess, free_port
+from local_azure.process import LocalAzureProcess
+from tests.devhost.real_app import RealAppHost, start_real_app
 
 FIXTURE_APP = Path(__file__).resolve().parent / "fixture_app"
 FUNCTION_KEY = "fixture-function-key"  # local test keys, not secrets
@@ -70,5 +72,18 @@ def start_fixture_host(tmp: Path, artifacts: Path, env_extra: dict[str, str], na
 def fixture_host(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[RunningHost]:
     tmp = tmp_path_factory.mktemp("devhost")
     running = start_fixture_host(tmp, artifacts_dir, {"OVERRIDDEN": "env"}, "fixture")
+    yield running
+    running.host.stop()
+
+
+@pytest.fixture(scope="session")
+def real_app_host(
+    tmp_path_factory: pytest.TempPathFactory,
+    artifacts_dir: Path,
+    local_azure: LocalAzureProcess,
+    azurite: AzuriteProcess,
+) -> Iterator[RealAppHost]:
+    """The devhost serving the real function_app.app (started once for tests/devhost)."""
+    running = start_real_app(tmp_path_factory.mktemp("real_app"), artifacts_dir, local_azure, azurite, "real-app")
     yield running
     running.host.stop()

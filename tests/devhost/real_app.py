@@ -1,0 +1,88 @@
+"""Start the devhost with the real function_app against the session's Azurite and local_azure.
+
+Shared by tests/devhost and tests/browser (each conftest wraps it in its own fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devhost.process import HostProcess
+from local_azure.azurite import AzuriteProcess, free_port
+from local_azure.process import LocalAzureProcess
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RealAppHost:
+    """The devhost serving function_app.app, and what tests need to call it."""
+
+    host: HostProcess
+    base_url: str
+    function_key: str
+    master_key: str
+    settings_file: Path
+    env: dict[str, str]
+    log_file: Path
+    local_azure: LocalAzureProcess
+
+    @property
+    def mint_url(self) -> str:
+        return str(self.local_azure.settings["issuer_mint_url"])
+
+    def admin_token(self) -> str:
+        return self.local_azure.mint_user_token("test-admin", roles=[self.env["AUTH_ADMIN_ROLE"]])
+
+
+def real_app_environment(
+    local_azure: LocalAzureProcess, azurite: AzuriteProcess, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Our environment plus local_azure's generated endpoints: what `make run` passes, per test run."""
+    settings: dict[str, Any] = local_azure.settings
+    return {
+        **os.environ,
+        **local_azure.client_environment(),
+        "COMMUNICATION_SERVICES_ENDPOINT": str(settings["acs_endpoint"]),
+        "AUTH_ISSUER": str(settings["issuer"]),
+        "AUTH_AUDIENCE": str(settings["default_audience"]),
+        "AUTH_ADMIN_ROLE": "TokenService.Admin",
+        "AzureWebJobsStorage": azurite.connection_string,
+        "REGISTRY_TABLE": "devhost" + uuid.uuid4().hex[:12],
+        "DEV_ISSUER_MINT_URL": str(settings["issuer_mint_url"]),
+        "PYTHONUNBUFFERED": "1",
+        **(extra or {}),
+    }
+
+
+def start_real_app(
+    tmp: Path,
+    artifacts: Path,
+    local_azure: LocalAzureProcess,
+    azurite: AzuriteProcess,
+    name: str,
+    extra_env: dict[str, str] | None = None,
+) -> RealAppHost:
+    settings_file = tmp / "local.settings.json"
+    shutil.copyfile(PROJECT_ROOT / "local.settings.sample.json", settings_file)
+    keys = json.loads(settings_file.read_text())["DevHost"]
+    env = real_app_environment(local_azure, azurite, extra_env)
+    port = free_port()
+    log_file = artifacts / f"devhost-{name}.log"
+    log_file.unlink(missing_ok=True)
+    host = HostProcess.start_devhost(PROJECT_ROOT, port, settings=settings_file, env=env, log_file=log_file)
+    try:
+        host.wait_until_healthy("/api/health", timeout=60)
+    except BaseException:
+        host.stop()
+        raise
+    return RealAppHost(
+        host, f"http://127.0.0.1:{port}", keys["FunctionKeys"]["default"], keys["MasterKey"], settings_file, env,
+        log_file, local_azure,
+    )  # fmt: skip
