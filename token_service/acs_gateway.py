@@ -7,6 +7,7 @@ a Retry-After longer than the caller can wait is passed back (as 429) instead of
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,10 +37,25 @@ from token_service.errors import (
 T = TypeVar("T")
 
 
+def ca_bundle() -> str | None:
+    """The CA file from SSL_CERT_FILE, read now rather than when aiohttp was imported.
+
+    aiohttp builds its default TLS context at import; locally (local_azure's CA) the variable may be
+    set later than that, so clients are given the file explicitly. Unset in Azure: system trust.
+    """
+    return os.environ.get("SSL_CERT_FILE") or None
+
+
 @dataclass(frozen=True)
 class IssuedToken:
+    """A token and its expiry exactly as ACS wrote it (ISO 8601, seven fractional digits)."""
+
     token: str
-    expires_on: datetime
+    expires_on: str
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromisoformat(self.expires_on)
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,7 @@ class AcsGateway:
             retry_policy=policy,
             connection_timeout=timeout_seconds,
             read_timeout=timeout_seconds,
+            connection_verify=ca_bundle() or True,
         )
         self._on_call = on_call
 
@@ -117,7 +134,7 @@ class AcsGateway:
                     retry_read=0,
                 ),
             )
-            return user.properties["id"], IssuedToken(token.token, _as_datetime(token.expires_on))
+            return user.properties["id"], IssuedToken(token.token, _as_text(token.expires_on))
         user = await self._call("create", self._client.create_user(retry_read=0))
         return user.properties["id"], None
 
@@ -130,7 +147,7 @@ class AcsGateway:
                 token_expires_in=_minutes(minutes),
             ),
         )
-        return IssuedToken(token.token, _as_datetime(token.expires_on))
+        return IssuedToken(token.token, _as_text(token.expires_on))
 
     async def revoke_tokens(self, user_id: str) -> None:
         await self._call("revoke", self._client.revoke_tokens(CommunicationUserIdentifier(user_id)))
@@ -145,7 +162,7 @@ class AcsGateway:
             )
         except InvalidRequest as error:
             raise TeamsExchangeRejected(error.detail) from None
-        return IssuedToken(token.token, _as_datetime(token.expires_on))
+        return IssuedToken(token.token, _as_text(token.expires_on))
 
     async def _call(self, operation: str, awaitable: Awaitable[T]) -> T:
         started = time.perf_counter()
@@ -186,7 +203,9 @@ def _minutes(minutes: int | None) -> timedelta | None:
     return timedelta(minutes=minutes) if minutes is not None else None
 
 
-def _as_datetime(value: Any) -> datetime:
+def _as_text(value: Any) -> str:
     if isinstance(value, datetime):
-        return value
-    return datetime.fromtimestamp(int(value), UTC)
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return str(value)

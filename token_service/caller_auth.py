@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import json
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 import jwt
 
+from token_service.acs_gateway import ca_bundle
 from token_service.errors import Forbidden, Unauthenticated
 
 ALGORITHMS = ["RS256"]
@@ -66,7 +68,8 @@ class JwksCache:
 
     async def _refresh(self) -> None:
         try:
-            async with aiohttp.ClientSession(timeout=self._timeout) as session:
+            connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=ca_bundle()))
+            async with aiohttp.ClientSession(timeout=self._timeout, connector=connector) as session:
                 async with session.get(self._discovery_url) as response:
                     response.raise_for_status()
                     jwks_uri = (await response.json(content_type=None))["jwks_uri"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -116,7 +117,9 @@ def endpoint(
                 response = problem_response(error.status, error.code, error.title, error.detail, error.retry_after)
             except Exception as error:
                 code = "internal_error"
-                log.error("unhandled %s in %s", type(error).__name__, function_name)
+                # Frames but not the message: a message may quote input, and input may hold a token.
+                frames = "".join(traceback.format_tb(error.__traceback__))
+                log.error("unhandled %s in %s\n%s", type(error).__name__, function_name, frames)
                 response = problem_response(500, code, "Internal error", "an unexpected error occurred")
             log_request(
                 function=function_name,

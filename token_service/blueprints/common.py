@@ -43,5 +43,5 @@ def token_body(communication_user_id: str, token: IssuedToken) -> dict[str, Any]
     return {
         "communicationUserId": communication_user_id,
         "token": token.token,
-        "expiresOn": token.expires_on.isoformat(),
+        "expiresOn": token.expires_on,
     }

@@ -56,7 +56,7 @@ async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -
     if principal.object_id is None:
         raise Unauthenticated("a Teams exchange needs a token with an oid claim")
     token = await runtime.identities.exchange_teams_token(entra_token, principal.object_id)
-    body = {"token": token.token, "expiresOn": token.expires_on.isoformat()}
+    body = {"token": token.token, "expiresOn": token.expires_on}
     return json_response(body, 200, no_store=True)
 
 

@@ -1,0 +1,159 @@
+"""POST /api/token: get-or-create, one identity per user under concurrency, repair, limits, validation."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from tests.function_app.conftest import Caller, new_user
+from token_service.runtime import build_runtime, reset_runtime
+from token_service.settings import Settings
+
+
+async def test_first_call_creates_then_finds(caller: Caller) -> None:
+    user = new_user()
+    token = caller.user_token(user)
+    first = await caller.call("issue_user_token", "POST", "token", token=token, body={"scopes": ["voip"]})
+    assert first.status == 201, first.body
+    assert first.headers["Cache-Control"] == "no-store"
+    second = await caller.call("issue_user_token", "POST", "token", token=token)
+    assert second.status == 200
+    assert second.json["communicationUserId"] == first.json["communicationUserId"]
+    claims = jwt.decode(second.json["token"], options={"verify_signature": False})
+    assert set(claims["acsScope"].split(",")) == {"chat", "voip"}  # default: every allowed scope
+
+
+async def test_fifty_concurrent_first_calls_make_one_identity(caller: Caller) -> None:
+    user = new_user()
+    token = caller.user_token(user)
+    before = {identity["id"] for identity in caller.local_azure.identities()}
+    replies = await asyncio.gather(
+        *(caller.call("issue_user_token", "POST", "token", token=token, body={"scopes": ["chat"]}) for _ in range(50))
+    )
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses.count(201) == 1, statuses
+    assert statuses.count(200) == 49, statuses
+    ids = {reply.json["communicationUserId"] for reply in replies}
+    assert len(ids) == 1
+    created = {identity["id"] for identity in caller.local_azure.identities()} - before
+    assert created == ids
+    from token_service.runtime import get_runtime
+
+    mapping = await get_runtime().registry.get_mapping(user)
+    assert mapping is not None and mapping.acs_id == ids.pop()
+
+
+async def test_identity_deleted_in_acs_behind_our_back_is_repaired(caller: Caller) -> None:
+    user = new_user()
+    token = caller.user_token(user)
+    first = await caller.call("issue_user_token", "POST", "token", token=token)
+    old_id = first.json["communicationUserId"]
+    from azure.communication.identity import CommunicationIdentityClient, CommunicationUserIdentifier
+
+    connection_string = caller.local_azure.settings["acs_connection_string"]
+    CommunicationIdentityClient.from_connection_string(connection_string).delete_user(
+        CommunicationUserIdentifier(old_id)
+    )
+
+    repaired = await caller.call("issue_user_token", "POST", "token", token=token)
+    assert repaired.status == 201, repaired.body
+    assert repaired.json["communicationUserId"] != old_id
+    admin = caller.admin_token()
+    tombstone = await caller.call("get_identity", "GET", "identities/{id}", token=admin, route_params={"id": old_id})
+    assert tombstone.json["state"] == "deleted"
+    assert tombstone.json["deletedReason"] == "missing-in-acs"
+    again = await caller.call("issue_user_token", "POST", "token", token=token)
+    assert again.status == 200
+    assert again.json["communicationUserId"] == repaired.json["communicationUserId"]
+
+
+async def test_expired_acs_token_never_creates_a_new_identity(caller: Caller) -> None:
+    user = new_user()
+    token = caller.user_token(user)
+    first = await caller.call("issue_user_token", "POST", "token", token=token, body={"expiresInMinutes": 60})
+    await reset_runtime()  # a new worker: nothing cached, the registry decides
+    later = await caller.call("issue_user_token", "POST", "token", token=token, body={"expiresInMinutes": 60})
+    assert later.status == 200
+    assert later.json["communicationUserId"] == first.json["communicationUserId"]
+
+
+async def test_delete_me_then_next_call_creates_a_new_identity(caller: Caller) -> None:
+    token = caller.user_token(new_user())
+    first = await caller.call("issue_user_token", "POST", "token", token=token)
+    old_token = first.json["token"]
+    deleted = await caller.call("delete_me", "DELETE", "me", token=token)
+    assert deleted.status == 204
+    assert caller.local_azure.check_token(old_token)["valid"] is False
+    missing = await caller.call("delete_me", "DELETE", "me", token=token)
+    assert missing.status == 404
+    again = await caller.call("issue_user_token", "POST", "token", token=token)
+    assert again.status == 201
+    assert again.json["communicationUserId"] != first.json["communicationUserId"]
+
+
+async def test_rate_limit_per_user(caller: Caller, app_environment: dict[str, str]) -> None:
+    settings = Settings.from_env({**app_environment, "TOKEN_RATE_PER_MINUTE": "3"})
+    await reset_runtime(build_runtime(settings))
+    token, other = caller.user_token(new_user()), caller.user_token(new_user())
+    statuses = [(await caller.call("issue_user_token", "POST", "token", token=token)).status for _ in range(3)]
+    assert statuses == [201, 200, 200]
+    limited = await caller.call("issue_user_token", "POST", "token", token=token)
+    assert limited.status == 429
+    assert limited.json["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert (await caller.call("issue_user_token", "POST", "token", token=other)).status == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"scopes": ["voip.join"]}, "invalid_scope"),  # a real ACS scope, but not in ALLOWED_SCOPES
+        ({"scopes": ["admin"]}, "invalid_scope"),
+        ({"scopes": []}, "invalid_request"),
+        ({"scopes": "voip"}, "invalid_request"),
+        ({"scopes": [1]}, "invalid_request"),
+        ({"expiresInMinutes": 59}, "invalid_expiry"),
+        ({"expiresInMinutes": 1441}, "invalid_expiry"),
+        ({"expiresInMinutes": "60"}, "invalid_request"),
+        ({"expiresInMinutes": True}, "invalid_request"),
+        ({"expiresInMinutes": 60.5}, "invalid_request"),
+        ({"expiresInMinute": 60}, "unknown_field"),
+        ([1, 2], "invalid_request"),
+    ],
+)
+async def test_bad_input_is_a_problem_not_a_500(caller: Caller, body: object, code: str) -> None:
+    reply = await caller.call("issue_user_token", "POST", "token", token=caller.user_token(new_user()), body=body)
+    assert reply.status == 400, reply.body
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.json["code"] == code
+    assert reply.json["type"].endswith(code)
+
+
+async def test_malformed_json_too_large_and_wrong_type(caller: Caller) -> None:
+    token = caller.user_token(new_user())
+    bad = await caller.call("issue_user_token", "POST", "token", token=token, raw_body=b"{not json")
+    assert (bad.status, bad.json["code"]) == (400, "invalid_request")
+    huge = await caller.call("issue_user_token", "POST", "token", token=token, raw_body=b" " * 20_000 + b"{}")
+    assert (huge.status, huge.json["code"]) == (413, "payload_too_large")
+    form = await caller.call(
+        "issue_user_token", "POST", "token", token=token, raw_body=b"a=b", headers={"content-type": "text/plain"}
+    )
+    assert (form.status, form.json["code"]) == (415, "unsupported_media_type")
+
+
+async def test_admin_route_rejects_malformed_identity_id(caller: Caller) -> None:
+    reply = await caller.call(
+        "get_identity", "GET", "identities/{id}", token=caller.admin_token(), route_params={"id": "not-an-id"}
+    )
+    assert (reply.status, reply.json["code"]) == (400, "invalid_identity_id")
+
+
+async def test_expiry_matches_request(caller: Caller) -> None:
+    reply = await caller.call(
+        "issue_user_token", "POST", "token", token=caller.user_token(new_user()), body={"expiresInMinutes": 90}
+    )
+    expires = datetime.fromisoformat(reply.json["expiresOn"])
+    assert abs(expires - (datetime.now(UTC) + timedelta(minutes=90))) < timedelta(seconds=30)
