@@ -62,13 +62,21 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        headers = {"Allow": _allow(request, error)} if isinstance(error, web.HTTPMethodNotAllowed) else None
         return acs_error(error.status, error.reason.replace(" ", ""), error.reason, headers)
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return acs_error(500, "InternalServerError", "An unexpected error occurred.")
+
+
+def _allow(request: web.Request, error: web.HTTPMethodNotAllowed) -> str:
+    """Methods of the resource in the caller's api-version (GET /identities/{id} exists only in the preview)."""
+    methods = set(error.allowed_methods)
+    if request.query.get("api-version") != req.PREVIEW_GET_VERSION:
+        methods -= {"GET", "HEAD"}
+    return ", ".join(sorted(methods))
 
 
 def _drop(request: web.Request) -> web.Response:
@@ -140,8 +148,7 @@ def _live_identity(request: web.Request, service: AcsService) -> str:
 async def create_identity(request: web.Request) -> web.Response:
     service = _service(request)
     body = req.json_object(await request.read(), required=False)
-    scopes_value = body.get("createTokenWithScopes")
-    scopes = [] if scopes_value is None else req.scopes(scopes_value, "createTokenWithScopes", allow_empty=True)
+    scopes = req.scopes(body.get("createTokenWithScopes", []), "createTokenWithScopes", allow_empty=True)
     minutes = req.expires_in_minutes(body)
     now = time.time()
     identity_id = service.tokens.new_identity_id()

@@ -24,6 +24,11 @@ def check_api_version(op: str, values: list[str]) -> None:
     if not values:
         raise bad_request("The api-version query parameter is required.", "MissingApiVersionParameter")
     supported = API_VERSIONS_BY_OPERATION[op]
+    if op == "get" and values[0] in STABLE_API_VERSIONS:
+        # In the stable versions /identities/{id} has DELETE only: GET is an undeclared method there.
+        raise AcsError(
+            405, "MethodNotAllowed", f"GET /identities/{{id}} needs api-version={PREVIEW_GET_VERSION}.", {"Allow": "DELETE"}
+        )
     if len(values) > 1 or values[0] not in supported:
         raise bad_request(
             f"The api-version '{','.join(values)}' is not supported for this operation. "
@@ -63,9 +68,9 @@ def scopes(value: Any, field: str, allow_empty: bool) -> list[str]:
 
 
 def expires_in_minutes(body: dict[str, Any]) -> int:
-    value = body.get("expiresInMinutes")
-    if value is None:
+    if "expiresInMinutes" not in body:
         return DEFAULT_MINUTES
+    value = body["expiresInMinutes"]
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad_request("'expiresInMinutes' must be an integer.")
     if not MIN_MINUTES <= value <= MAX_MINUTES:

@@ -45,7 +45,6 @@ def _claims(caller: Caller, **overrides: object) -> dict[str, object]:
 
 def forged(caller: Caller, case: str) -> str:
     key, kid = _issuer_key(caller)
-    now = int(time.time())
     if case == "expired":
         return caller.local_azure.mint_user_token(new_user(), lifetime_seconds=-600)
     if case == "not_yet_valid":

@@ -60,7 +60,8 @@ async def test_empty_scopes_creates_identity_without_token(local_azure: LocalAzu
         ({"scopes": "voip"}, "ValidationError"),
         ({"scopes": ["voip"], "expiresInMinutes": 0}, "ValidationError"),
         ({"scopes": ["voip"], "expiresInMinutes": 100000}, "ValidationError"),
-        ({"scopes": ["voip"], "expiresInMinutes": None, "extra": 1}, None),
+        ({"scopes": ["voip"], "expiresInMinutes": None}, "ValidationError"),
+        ({"scopes": ["voip"], "extra": 1}, None),
         (None, "InvalidRequestBody"),
     ],
 )
