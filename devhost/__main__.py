@@ -35,11 +35,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--app-dir", type=Path, default=Path("."), help="folder holding function_app.py")
     parser.add_argument("--host", default="localhost", help="display name in URLs (binding is loopback only)")
     parser.add_argument("--no-web-build", action="store_true", help="do not build web/dist when missing")
+    parser.add_argument(
+        "--demo-only",
+        metavar="API_BASE",
+        help="serve only the demo page, calling the functions at API_BASE (make run does this beside func start)",
+    )
     return parser.parse_args(argv)
 
 
 def banner(state: HostState, base_url: str) -> str:
     """The `func start`-style listing of functions and their URLs."""
+    if not state.functions:
+        return f"\nDemo page: {base_url}/demo/ (calling the functions at {os.environ.get('DEMO_API_BASE')})\n"
     lines = ["", "Functions:", ""]
     prefix = f"/{state.route_prefix}" if state.route_prefix else ""
     for function in sorted(state.functions, key=lambda f: f.name.lower()):
@@ -94,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(settings_path)
         apply_values(settings.values)
         os.environ.setdefault("AzureWebJobsScriptRoot", str(app_dir))
-        functions = index_functions(load_function_app(app_dir))
+        if args.demo_only:
+            os.environ["DEMO_API_BASE"] = args.demo_only.rstrip("/")
+            functions = []
+        else:
+            functions = index_functions(load_function_app(app_dir))
         cors = CorsPolicy(settings.cors_origins, settings.cors_credentials)
         state = HostState(functions, settings.keys, cors, route_prefix_from_host_json(app_dir))
     except (SettingsError, IndexingError, RouteError, ScheduleError) as error:

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,9 @@ class HostProcess:
         settings: Path | None = None,
         env: dict[str, str] | None = None,
         log_file: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> HostProcess:
-        args = [sys.executable, "-m", "devhost", "--port", str(port), "--app-dir", str(app_dir)]
+        args = [sys.executable, "-m", "devhost", "--port", str(port), "--app-dir", str(app_dir), *extra_args]
         if settings is not None:
             args += ["--settings", str(settings)]
         return cls.spawn(args, port, env, log_file, cwd=Path(__file__).resolve().parent.parent)

@@ -24,7 +24,6 @@ from typing import Any
 
 from devhost.process import HostProcess
 from devhost.settings import LocalSettings, ensure_settings_file, load_settings
-from devhost.webbuild import ensure_web_built
 from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
 
@@ -45,6 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="Azurite data, CA, logs")
     parser.add_argument("--settings", type=Path, default=Path("local.settings.json"))
     parser.add_argument("--host", choices=("auto", "func", "devhost"), default="auto")
+    parser.add_argument("--demo-port", type=int, default=None, help="demo page beside func start (default port+1)")
     parser.add_argument("--health-timeout", type=float, default=90)
     return parser.parse_args(argv)
 
@@ -115,6 +115,7 @@ def summary(
     host_kind: str,
     health: str,
     base_url: str,
+    demo_url: str,
     lazure: dict[str, Any],
 ) -> str:
     """The banner printed once everything answers: URLs, settings, and how to sign in."""
@@ -133,7 +134,7 @@ def summary(
         "=" * 78,
         f"ACS token service is running ({host_kind}) — health: {health}",
         "",
-        f"Demo page:   {base_url}/demo/" + ("" if host_kind == "devhost" else "  (served by the devhost only)"),
+        f"Demo page:   {demo_url}/demo/",
         f"OpenAPI:     {base_url}/api/openapi.json",
         f"Function key (local dev only, from {args.settings}): {key}",
         "",
@@ -191,15 +192,23 @@ def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
     use_func = args.host == "func" or (args.host == "auto" and shutil.which("func") is not None)
     if use_func:
         print("make run: starting `func start` (Azure Functions Core Tools)…", flush=True)
-        ensure_web_built()
         host = HostProcess.start_func(PROJECT_ROOT, args.port, env=env)
+        stack.add("function host", host.stop)
+        # Core Tools does not serve web/dist: a demo-only devhost does, calling func's URLs (Host.CORS).
+        demo_port = args.demo_port or args.port + 1
+        demo = HostProcess.start_devhost(
+            PROJECT_ROOT, demo_port, settings=settings_path, env=env, extra_args=["--demo-only", base_url]
+        )
+        stack.add("demo page", demo.stop)
+        demo_url = f"http://localhost:{demo_port}"
     else:
         print("make run: Core Tools not found; starting the devhost…", flush=True)
         host = HostProcess.start_devhost(PROJECT_ROOT, args.port, settings=settings_path, env=env)
-    stack.add("function host", host.stop)
+        stack.add("function host", host.stop)
+        demo_url = base_url
     health = wait_for_health(host, args.health_timeout)
     kind = "func" if use_func else "devhost"
-    print(summary(args, env, local_settings, kind, health, base_url, local.settings), flush=True)
+    print(summary(args, env, local_settings, kind, health, base_url, demo_url, local.settings), flush=True)
     return host
 
 

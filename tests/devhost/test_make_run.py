@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -99,3 +101,56 @@ def test_make_run_starts_answers_and_stops_cleanly_on_sigint(tmp_path: Path) -> 
         time.sleep(0.2)
     assert not left, f"left behind: {left}\n{output}"
     assert not group_members(make.pid)
+
+
+def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path) -> None:
+    """With `func` on PATH, run.py starts `func start --port P` in the app folder plus a demo-only devhost.
+
+    Core Tools is not installed here, so a stand-in `func` (the devhost under that name) plays it.
+    """
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "func"
+    fake.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = start ] && [ "$2" = --port ] || { echo "unexpected: $*" >&2; exit 9; }\n'
+        f'exec "{sys.executable}" -m devhost --port "$3" --settings "{tmp_path / "local.settings.json"}"\n'
+    )
+    fake.chmod(0o755)
+    port, demo_port, blob, queue, table, acs, local = (free_port() for _ in range(7))
+    args = [
+        sys.executable, "-m", "devhost.run", "--port", str(port), "--demo-port", str(demo_port),
+        "--azurite-ports", f"{blob},{queue},{table}", "--acs-port", str(acs), "--local-port", str(local),
+        "--state-dir", str(tmp_path / "state"), "--settings", str(tmp_path / "local.settings.json"),
+    ]  # fmt: skip
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    run = subprocess.Popen(
+        args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(run.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        deadline = time.monotonic() + 180
+        while not any(READY in line for line in lines):
+            assert run.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.2)
+        output = "".join(lines)
+        assert "starting `func start`" in output and "running (func)" in output
+        assert f"Demo page:   http://localhost:{demo_port}/demo/" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{demo_port}/demo/config.json", timeout=10) as response:
+            assert json.loads(response.read())["apiBase"] == f"http://localhost:{port}"
+        started = descendants(run.pid)
+        os.killpg(run.pid, signal.SIGTERM)
+        assert run.wait(60) == 0
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(10)
+        reader.join(10)
+    deadline = time.monotonic() + 10
+    while (left := {pid for pid in started if alive(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left
