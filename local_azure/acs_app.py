@@ -179,18 +179,23 @@ async def issue_token(request: web.Request) -> web.Response:
     return web.json_response({"token": issued.token, "expiresOn": issued.expires_on})
 
 
+def _no_content() -> web.Response:
+    """204 with the spec's `produces` media type (Swagger 2.0 declares it for every response)."""
+    return web.Response(status=204, headers={"Content-Type": "application/json"})
+
+
 async def revoke_tokens(request: web.Request) -> web.Response:
     service = _service(request)
     identity_id = _live_identity(request, service)
     service.store.revoke(identity_id, time.time())
-    return web.Response(status=204)
+    return _no_content()
 
 
 async def delete_identity(request: web.Request) -> web.Response:
     service = _service(request)
     identity_id = _live_identity(request, service)
     service.store.delete(identity_id, time.time())
-    return web.Response(status=204)
+    return _no_content()
 
 
 async def get_identity(request: web.Request) -> web.Response:

@@ -27,7 +27,10 @@ def check_api_version(op: str, values: list[str]) -> None:
     if op == "get" and values[0] in STABLE_API_VERSIONS:
         # In the stable versions /identities/{id} has DELETE only: GET is an undeclared method there.
         raise AcsError(
-            405, "MethodNotAllowed", f"GET /identities/{{id}} needs api-version={PREVIEW_GET_VERSION}.", {"Allow": "DELETE"}
+            405,
+            "MethodNotAllowed",
+            f"GET /identities/{{id}} needs api-version={PREVIEW_GET_VERSION}.",
+            {"Allow": "DELETE"},
         )
     if len(values) > 1 or values[0] not in supported:
         raise bad_request(
