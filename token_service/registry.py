@@ -47,6 +47,16 @@ ACTIVE, DELETING, DELETED = "active", "deleting", "deleted"
 CREATING = "creating"
 
 
+# A request waits for the registry a few seconds at most, then answers 503: short timeouts, two quick retries.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 2,
+    "retry_backoff_factor": 0.2,
+    "retry_backoff_max": 1,
+    "connection_timeout": 3,
+    "read_timeout": 10,
+}
+
+
 class Conflict(Exception):
     """An etag or existence precondition failed: someone else changed the row first."""
 
@@ -119,12 +129,12 @@ class Registry:
 
     @classmethod
     def from_connection_string(cls, connection_string: str, table_name: str) -> Registry:
-        service = TableServiceClient.from_connection_string(connection_string)
+        service = TableServiceClient.from_connection_string(connection_string, **CLIENT_OPTIONS)
         return cls(service.get_table_client(table_name), service)
 
     @classmethod
     def from_endpoint(cls, endpoint: str, table_name: str, credential: AsyncTokenCredential) -> Registry:
-        service = TableServiceClient(endpoint, credential=credential)
+        service = TableServiceClient(endpoint, credential=credential, **CLIENT_OPTIONS)
         return cls(service.get_table_client(table_name), service)
 
     async def close(self) -> None:

@@ -44,10 +44,16 @@ def app_environment(local_azure: LocalAzureProcess, azurite: AzuriteProcess) -> 
 
 
 @pytest.fixture(scope="session")
-def functions(app_environment: dict[str, str]) -> dict[str, Callable[..., Any]]:
+def registered(app_environment: dict[str, str]) -> list[Any]:
+    """function_app.app.get_functions(), called once (a second call re-indexes and fails)."""
     import function_app
 
-    return {f.get_function_name(): f.get_user_function() for f in function_app.app.get_functions()}
+    return list(function_app.app.get_functions())
+
+
+@pytest.fixture(scope="session")
+def functions(registered: list[Any]) -> dict[str, Callable[..., Any]]:
+    return {f.get_function_name(): f.get_user_function() for f in registered}
 
 
 @pytest.fixture(autouse=True)
