@@ -91,7 +91,12 @@ class TimerRunner:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=f"timer:{self.function.name}")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 30) -> None:
+        """Let a running invocation finish (up to `grace` seconds), then cancel the schedule."""
+        if self._lock.locked():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lock.acquire(), grace)
+                self._lock.release()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
