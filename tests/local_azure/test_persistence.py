@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,25 @@ def test_restart_keeps_state(tmp_path: Path, artifacts_dir: Path) -> None:
     finally:
         second.stop()
     assert second.process.returncode == 0
+
+
+def test_flags_set_initial_knobs_and_sigint_exits_cleanly(tmp_path: Path, artifacts_dir: Path) -> None:
+    process = LocalAzureProcess.start(
+        tmp_path,
+        extra_args=[
+            "--latency-ms", "5", "--rate-limit", "create=3/2", "--rate-limit", "issue=7/1",
+            "--error-rate", "0.25", "--drop-rate", "0.125", "--settings-file", str(tmp_path / "elsewhere.json"),
+        ],
+        log_file=artifacts_dir / "local_azure-flags.log",
+    )  # fmt: skip
+    try:
+        assert (tmp_path / "elsewhere.json").exists() and not (tmp_path / "settings.json").exists()
+        faults = process.faults()
+        assert faults["latency_ms"] == 5 and faults["error_rate"] == 0.25 and faults["drop_rate"] == 0.125
+        assert faults["rate_limits"]["create"] == {"limit": 3, "window_seconds": 2}
+        assert faults["rate_limits"]["issue"] == {"limit": 7, "window_seconds": 1}
+        process.reset_faults()  # reset goes back to the flags' values, not the built-in defaults
+        assert process.faults() == faults
+    finally:
+        process.process.send_signal(signal.SIGINT)
+        assert process.process.wait(10) == 0
