@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,29 @@ from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+class SuiteLogCapture(logging.Handler):
+    """Keeps every log line the suite's own process emits, for the secret-hygiene test that runs last."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # noqa: BLE001 - a log line that cannot format is not a test failure
+            self.lines.append(f"{record.name} unformattable")
+
+
+SUITE_LOGS = SuiteLogCapture()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    logging.getLogger().addHandler(SUITE_LOGS)
+    logging.getLogger("token_service").setLevel(logging.DEBUG)
 
 
 @pytest.fixture(scope="session")
