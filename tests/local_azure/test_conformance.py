@@ -128,7 +128,7 @@ def realistic(case: schemathesis.Case, session: requests.Session, local_azure: L
 
 
 @schema.parametrize()
-@settings(suppress_health_check=list(HealthCheck), deadline=None)
+@settings(suppress_health_check=list(HealthCheck), deadline=None, database=None)
 def test_conformance(case: schemathesis.Case, session: requests.Session, local_azure: LocalAzureProcess) -> None:
     mode = case.meta.generation.mode.value if case.meta is not None else "unknown"
     CASES[f"{session.headers['x-auth-style']}/{mode}"] += 1

@@ -165,3 +165,14 @@ async def test_aio_client_keeps_working_across_token_expiry(short_lived_env: Loc
         second = await credential.get_token(COMMUNICATION_SCOPE)
         assert second.token != first.token
         await client.delete_user(user)
+
+
+def test_default_credential_honours_azure_client_id(
+    local_azure: LocalAzureProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Azure with a user-assigned identity the app sets AZURE_CLIENT_ID; DefaultAzureCredential passes it on."""
+    client_id = local_azure.settings["managed_identity_client_id"]
+    monkeypatch.setenv("AZURE_CLIENT_ID", client_id)
+    with DefaultAzureCredential() as credential:
+        token = credential.get_token(COMMUNICATION_SCOPE)
+    assert jwt.decode(token.token, options={"verify_signature": False})["appid"] == client_id
