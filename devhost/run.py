@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -164,6 +165,19 @@ def summary(
     return "\n".join(lines)
 
 
+def check_ports_free(ports: dict[str, int]) -> None:
+    """Fail early, naming the port: a busy port would otherwise look like a started service."""
+    for name, port in ports.items():
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise RuntimeError(
+                    f"port {port} ({name}) is already in use on 127.0.0.1 (another `make run`?); "
+                    "choose others with RUN_ARGS, see `python -m devhost.run --help`"
+                ) from None
+
+
 def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
     state = args.state_dir.resolve()
     logs = state / "logs"
@@ -175,6 +189,11 @@ def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
     ports = tuple(int(port) for port in args.azurite_ports.split(","))
     if len(ports) != 3:
         raise ValueError("--azurite-ports takes three ports: blob,queue,table")
+    wanted = {"function host": args.port, "Azurite blob": ports[0], "Azurite queue": ports[1],
+              "Azurite table": ports[2], "ACS stand-in": args.acs_port, "managed identity/issuer": args.local_port}
+    if args.host == "func" or (args.host == "auto" and shutil.which("func")):
+        wanted["demo page"] = args.demo_port or args.port + 1
+    check_ports_free(wanted)
     print("make run: starting Azurite…", flush=True)
     azurite = AzuriteProcess.start(
         state / "azurite", ports=(ports[0], ports[1], ports[2]), log_file=logs / "azurite.log"

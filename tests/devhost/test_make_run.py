@@ -154,3 +154,20 @@ def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path
     while (left := {pid for pid in started if alive(pid)}) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not left
+
+
+def test_run_refuses_a_busy_port_and_names_it(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "devhost.run", "--port", str(port), "--state-dir", str(tmp_path / "state"),
+             "--settings", str(tmp_path / "local.settings.json"), "--host", "devhost"],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"port {port} (function host) is already in use" in result.stderr
+    assert not (tmp_path / "state" / "azurite").exists()  # nothing was started
