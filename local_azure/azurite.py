@@ -85,8 +85,12 @@ class AzuriteProcess:
             "--queueHost", host, "--queuePort", str(queue),
             "--tableHost", host, "--tablePort", str(table),
         ]  # fmt: skip
-        out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        out = open(log_file, "ab") if log_file else subprocess.DEVNULL
+        try:
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if log_file:
+                out.close()  # type: ignore[union-attr]  # the child keeps its own copy
         azurite = cls(process, host, blob, queue, table)
         try:
             for port in (blob, queue, table):

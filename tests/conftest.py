@@ -26,7 +26,7 @@ class SuiteLogCapture(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.lines.append(self.format(record))
-        except Exception:  # noqa: BLE001 - a log line that cannot format is not a test failure
+        except Exception:  # a log line that cannot format is not a test failure
             self.lines.append(f"{record.name} unformattable")
 
 

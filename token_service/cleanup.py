@@ -20,7 +20,7 @@ from token_service.acs_gateway import AcsGateway
 from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottled
 from token_service.pacing import Pacer
-from token_service.registry import ACTIVE, ActivityEntry, Registry
+from token_service.registry import ACTIVE, DELETED, DELETING, ActivityEntry, Registry
 
 log = logging.getLogger("token_service.cleanup")
 STALE_REASON = "stale"
@@ -79,7 +79,7 @@ class StaleIdentityCleanup:
         self._acs = acs
         self._clock = clock
         self._policy = policy
-        self._progress = progress
+        self.progress = progress
         self._revoke_pace = Pacer(policy.acs_calls_per_second)
         self._delete_pace = Pacer(policy.acs_calls_per_second)
 
@@ -89,13 +89,19 @@ class StaleIdentityCleanup:
         deadline = started + self._policy.time_budget_seconds
         cutoff = self._clock() - timedelta(days=self._policy.stale_days)
         queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self._policy.concurrency * 2)
-        workers = [asyncio.create_task(self._worker(queue, summary, deadline)) for _ in range(self._policy.concurrency)]
-        try:
-            await self._feed(queue, summary, cutoff, deadline)
-        finally:
-            for _ in workers:
-                await queue.put(None)
-            await asyncio.gather(*workers)
+
+        async def feed_then_stop() -> None:
+            try:
+                await self._feed(queue, summary, cutoff, deadline)
+            finally:
+                for _ in range(self._policy.concurrency):
+                    await queue.put(None)
+
+        # A TaskGroup: if the run itself is cancelled (the host stops it), every worker stops with it.
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self._policy.concurrency):
+                group.create_task(self._worker(queue, summary, deadline))
+            group.create_task(feed_then_stop())
         summary.duration_seconds = round(time.monotonic() - started, 3)
         log.info(summary.log_line())
         for name in ("scanned", "stale", "revoked", "deleted", "already_gone", "failed"):
@@ -147,8 +153,11 @@ class StaleIdentityCleanup:
             except ServiceError as error:
                 summary.failed += 1
                 log.warning(json.dumps({"event": "cleanup_item_failed", "code": error.code, "detail": error.detail}))
-            if self._progress:
-                self._progress(summary)
+            except Exception as error:  # one identity's surprise must not stop the run
+                summary.failed += 1
+                log.warning(json.dumps({"event": "cleanup_item_failed", "code": type(error).__name__}))
+            if self.progress:
+                self.progress(summary)
 
     async def _remove_stale(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
         now = self._clock()
@@ -160,11 +169,17 @@ class StaleIdentityCleanup:
         )
 
     async def _recheck(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
-        """The row changed since the index saw it: decide again from the row itself."""
+        """The row changed since the index saw it: decide again from the row itself.
+
+        A deleting-index row the failed claim left behind is harmless: the next run sees the identity
+        active and drops it.
+        """
         record = await self._registry.get_identity(entry.acs_id)
-        if record is None or record.state != ACTIVE:
+        if record is None or record.state == DELETED:
             await self._registry.drop_activity(entry.day, entry.acs_id)
             return
+        if record.state == DELETING:
+            return  # an earlier claim stands; its deleting-index row makes a run finish it
         cutoff = self._clock() - timedelta(days=self._policy.stale_days)
         if record.last_activity >= cutoff:
             summary.survived += 1
@@ -193,7 +208,7 @@ class StaleIdentityCleanup:
         record = await self._registry.get_identity(acs_id)
         if record is None or record.state == ACTIVE:
             # Claim never landed on the row (killed between the two writes): nothing was done in ACS.
-            await self._registry.tombstone_pending_marker(acs_id)
+            await self._registry.drop_pending_marker(acs_id)
             return
         await self._revoke_delete_tombstone(
             acs_id, record.owner, record.mapping_etag, record.activity_day, reason or STALE_REASON, summary

@@ -250,6 +250,7 @@ class Registry:
         """Index rows whose day is before `before_day`, oldest day first: reads only candidates."""
         query = "PartitionKey ge @low and PartitionKey lt @high"
         parameters = {"low": ACTIVITY_PREFIX, "high": ACTIVITY_PREFIX + before_day}
+        await self.ensure_table()
         try:
             async for entity in self._table.query_entities(query, parameters=parameters, results_per_page=page_size):
                 yield ActivityEntry(
@@ -264,6 +265,7 @@ class Registry:
             raise _storage_errors(error) from None
 
     async def pending_deletions(self, page_size: int = 1000) -> AsyncIterator[tuple[str, str]]:
+        await self.ensure_table()
         try:
             async for entity in self._table.query_entities(
                 "PartitionKey eq @pk", parameters={"pk": DELETING_PARTITION}, results_per_page=page_size
@@ -272,14 +274,14 @@ class Registry:
         except Exception as error:
             raise _storage_errors(error) from None
 
-    async def tombstone_pending_marker(self, acs_id: str) -> None:
+    async def drop_pending_marker(self, acs_id: str) -> None:
         """Drop a deleting-index row whose claim never reached the identity row."""
         await self._delete(DELETING_PARTITION, acs_id, None)
 
     async def claim_for_cleanup(self, entry: ActivityEntry, reason: str, now: datetime) -> bool:
         """Mark a stale identity deleting, only if its row is exactly as the index saw it.
 
-        Returns False when the row changed since (a token was issued: it is not stale after all).
+        Returns False when the row changed since (a token was issued, or it is already being deleted).
         """
         await self._upsert({"PartitionKey": DELETING_PARTITION, "RowKey": entry.acs_id, "reason": reason})
         patch = {
@@ -294,8 +296,7 @@ class Registry:
                 patch, mode=UpdateMode.MERGE, etag=entry.identity_etag, match_condition=MatchConditions.IfNotModified
             )
         except (ResourceModifiedError, ResourceNotFoundError):
-            await self._delete(DELETING_PARTITION, entry.acs_id, None)
-            return False
+            return False  # the marker may be an earlier claim's: the caller re-reads and decides
         except Exception as error:
             raise _storage_errors(error) from None
         return True

@@ -44,6 +44,7 @@ class Settings:
     cleanup_dry_run: bool
     cleanup_max_per_run: int
     cleanup_time_budget_seconds: float
+    cleanup_acs_calls_per_second: float
     platform_auth_enabled: bool
 
     @classmethod
@@ -68,6 +69,7 @@ class Settings:
             cleanup_dry_run=reader.boolean("CLEANUP_DRY_RUN", False),
             cleanup_max_per_run=reader.integer("CLEANUP_MAX_PER_RUN", 20_000, 1, 10_000_000),
             cleanup_time_budget_seconds=float(reader.integer("CLEANUP_TIME_BUDGET_SECONDS", 240, 1, 86_400)),
+            cleanup_acs_calls_per_second=float(reader.integer("CLEANUP_ACS_CALLS_PER_SECOND", 16, 1, 10_000)),
             platform_auth_enabled=reader.boolean("WEBSITE_AUTH_ENABLED", False),
         )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from typing import Any
 
 import azure.functions as func
 
@@ -13,15 +15,17 @@ bp = func.Blueprint()
 log = logging.getLogger("token_service.cleanup")
 
 
-def cleanup_for(runtime: Runtime, *, dry_run: bool | None = None) -> StaleIdentityCleanup:
+def cleanup_for(runtime: Runtime, **overrides: Any) -> StaleIdentityCleanup:
+    """The cleanup as the settings define it; `overrides` change policy fields (CLI flags, tests)."""
     settings = runtime.settings
     policy = CleanupPolicy(
         stale_days=settings.stale_identity_days,
         max_per_run=settings.cleanup_max_per_run,
         time_budget_seconds=settings.cleanup_time_budget_seconds,
-        dry_run=settings.cleanup_dry_run if dry_run is None else dry_run,
+        dry_run=settings.cleanup_dry_run,
+        acs_calls_per_second=settings.cleanup_acs_calls_per_second,
     )
-    return StaleIdentityCleanup(runtime.registry, runtime.background_acs, runtime.clock, policy)
+    return StaleIdentityCleanup(runtime.registry, runtime.background_acs, runtime.clock, replace(policy, **overrides))
 
 
 @bp.function_name("cleanup_stale_identities")

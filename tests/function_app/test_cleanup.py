@@ -1,0 +1,223 @@
+"""The stale-identity cleanup against real local_azure and Azurite, with a controllable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.function_app.conftest import Caller, new_user
+from token_service.acs_gateway import AcsCall, AcsGateway
+from token_service.blueprints.cleanup_timer import cleanup_for
+from token_service.cleanup import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
+from token_service.identity_service import validate_token_request
+from token_service.registry import ACTIVE, DELETED, ActivityEntry, Registry
+from token_service.runtime import Runtime, build_runtime, reset_runtime
+from token_service.settings import Settings
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+OLD = NOW - timedelta(days=60)
+
+
+@dataclass
+class World:
+    """A runtime on its own registry table, a movable clock, and the identities made for the test."""
+
+    runtime: Runtime
+    clock: list[datetime]
+    caller: Caller
+    stale_users: dict[str, str] = field(default_factory=dict)  # user -> acs id
+    stale_admin: list[str] = field(default_factory=list)
+    fresh_users: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stale_ids(self) -> set[str]:
+        return set(self.stale_users.values()) | set(self.stale_admin)
+
+    @property
+    def fresh_ids(self) -> set[str]:
+        return set(self.fresh_users.values())
+
+    async def user_identity(self, user: str, at: datetime) -> str:
+        self.clock[0] = at
+        request = validate_token_request(None, None, self.runtime.settings)
+        result = await self.runtime.identities.token_for_user(user, request)
+        return result.communication_user_id
+
+    async def admin_identity(self, at: datetime) -> str:
+        self.clock[0] = at
+        record, _ = await self.runtime.identities.create_identity(None)
+        return record.acs_id
+
+    async def populate(self, stale_users: int = 2, stale_admin: int = 1, fresh_users: int = 1) -> None:
+        for _ in range(stale_users):
+            user = new_user()
+            self.stale_users[user] = await self.user_identity(user, OLD)
+        for _ in range(stale_admin):
+            self.stale_admin.append(await self.admin_identity(OLD))
+        for _ in range(fresh_users):
+            user = new_user()
+            self.fresh_users[user] = await self.user_identity(user, NOW - timedelta(days=2))
+        self.clock[0] = NOW
+
+    def cleanup(self, **changes: Any) -> StaleIdentityCleanup:
+        return cleanup_for(self.runtime, **changes)
+
+    async def assert_converged(self) -> None:
+        """The state an uninterrupted run leaves: stale gone everywhere, fresh untouched, no leftovers."""
+        live = {identity["id"] for identity in self.caller.local_azure.identities(live_only=True)}
+        assert not (self.stale_ids & live), "a stale identity is still live in ACS"
+        assert self.fresh_ids <= live, "a fresh identity was deleted in ACS"
+        registry = self.runtime.registry
+        for acs_id in self.stale_ids:
+            record = await registry.get_identity(acs_id)
+            assert record is not None and record.state == DELETED, (acs_id, record)
+            assert record.deleted_reason == "stale"
+        for user in self.stale_users:
+            assert await registry.get_mapping(user) is None
+        for user, acs_id in self.fresh_users.items():
+            record = await registry.get_identity(acs_id)
+            assert record is not None and record.state == ACTIVE
+            mapping = await registry.get_mapping(user)
+            assert mapping is not None and mapping.acs_id == acs_id
+        assert [acs_id async for acs_id, _ in registry.pending_deletions()] == []
+        indexed = {entry.acs_id async for entry in registry.stale_activity("99991231")}
+        assert indexed == self.fresh_ids
+
+
+@pytest.fixture
+async def world(caller: Caller, app_environment: dict[str, str], acs_faults: Any) -> AsyncIterator[World]:
+    clock = [NOW]
+    table = "cleanup" + uuid.uuid4().hex[:10]
+    settings = Settings.from_env({**app_environment, "REGISTRY_TABLE": table, "STALE_IDENTITY_DAYS": "30"})
+    runtime = build_runtime(settings, clock=lambda: clock[0])
+    await reset_runtime(runtime)
+    yield World(runtime, clock, caller)
+
+
+async def test_only_stale_identities_go_and_their_users_start_over(world: World) -> None:
+    await world.populate(stale_users=2, stale_admin=1, fresh_users=1)
+    refreshed_user = new_user()
+    refreshed_id = await world.user_identity(refreshed_user, OLD)
+    await world.user_identity(refreshed_user, NOW - timedelta(hours=1))  # used again recently
+    world.fresh_users[refreshed_user] = refreshed_id
+    world.clock[0] = NOW
+
+    summary = await world.cleanup().run()
+
+    assert (summary.stale, summary.revoked, summary.deleted, summary.failed) == (3, 3, 3, 0)
+    assert summary.scanned == 3  # the index held only candidates: the fresh rows were never read
+    await world.assert_converged()
+    user = next(iter(world.stale_users))
+    reply = await world.caller.call("issue_user_token", "POST", "token", token=world.caller.user_token(user))
+    assert reply.status == 201
+    assert reply.json["communicationUserId"] != world.stale_users[user]
+
+
+async def test_dry_run_changes_nothing(world: World) -> None:
+    await world.populate()
+    live_before = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    summary = await world.cleanup(dry_run=True).run()
+    assert summary.dry_run is True
+    assert set(summary.would_delete) == world.stale_ids
+    assert (summary.revoked, summary.deleted) == (0, 0)
+    assert {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)} == live_before
+    for acs_id in world.stale_ids:
+        record = await world.runtime.registry.get_identity(acs_id)
+        assert record is not None and record.state == ACTIVE
+
+
+async def test_token_issued_while_the_run_decides_wins(world: World) -> None:
+    """The index says stale; just before the claim the user gets a token. The identity must survive."""
+    await world.populate(stale_users=1, stale_admin=0, fresh_users=0)
+    user, acs_id = next(iter(world.stale_users.items()))
+    runtime = world.runtime
+
+    class RacingRegistry(Registry):
+        async def claim_for_cleanup(self, entry: ActivityEntry, reason: str, now: datetime) -> bool:
+            world.clock[0] = NOW
+            request = validate_token_request(None, None, runtime.settings)
+            await runtime.identities.token_for_user(user, request)  # real token issue, real storage
+            return await super().claim_for_cleanup(entry, reason, now)
+
+    registry = RacingRegistry(runtime.registry._table, runtime.registry._service)
+    cleanup = StaleIdentityCleanup(registry, runtime.background_acs, runtime.clock, CleanupPolicy(30, 100, 60, False))
+    summary = await cleanup.run()
+    assert (summary.stale, summary.deleted, summary.survived) == (1, 0, 1)
+    record = await runtime.registry.get_identity(acs_id)
+    assert record is not None and record.state == ACTIVE
+    assert acs_id in {i["id"] for i in world.caller.local_azure.identities(live_only=True)}
+
+
+async def test_throttling_errors_and_latency_converge_within_budgeted_runs(world: World) -> None:
+    await world.populate(stale_users=3, stale_admin=3, fresh_users=1)
+    world.caller.local_azure.set_faults(
+        latency_ms=50,
+        error_rate=0.2,
+        rate_limits={"revoke": {"limit": 2, "window_seconds": 1}, "delete": {"limit": 2, "window_seconds": 1}},
+    )
+    summaries: list[CleanupSummary] = []
+    for _ in range(8):
+        summary = await world.cleanup(time_budget_seconds=2.0, acs_calls_per_second=50).run()
+        summaries.append(summary)
+        if summary.stale == 0 and summary.resumed == 0:
+            break
+    await world.assert_converged()
+    assert any(s.stopped_early == "time_budget" for s in summaries) or any(s.failed for s in summaries), (
+        "the faults should have forced at least one run to stop early or fail items"
+    )
+
+
+async def test_per_run_cap_leaves_the_rest_for_the_next_run(world: World) -> None:
+    await world.populate(stale_users=2, stale_admin=2, fresh_users=1)
+    first = await world.cleanup(max_per_run=3).run()
+    assert (first.deleted, first.stopped_early) == (3, "max_per_run")
+    second = await world.cleanup(max_per_run=3).run()
+    assert second.deleted == 1
+    await world.assert_converged()
+
+
+INTERRUPTIONS = (
+    [("503", k) for k in range(0, 10)] + [("drop", k) for k in range(0, 10)] + [("cancel", k) for k in (1, 3, 5, 7, 9)]
+)
+
+
+@pytest.mark.parametrize(("kind", "after_calls"), INTERRUPTIONS)
+async def test_interrupted_run_then_rerun_converges(world: World, kind: str, after_calls: int) -> None:
+    """Interrupted after k ACS calls (3 user-owned + 2 admin stale identities make 10 calls), then rerun."""
+    await world.populate(stale_users=3, stale_admin=2, fresh_users=2)
+    local = world.caller.local_azure
+    if kind == "cancel":
+        task: asyncio.Task[CleanupSummary] | None = None
+        calls = 0
+
+        def count(call: AcsCall) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == after_calls and task is not None:
+                task.cancel()
+
+        gateway = AcsGateway(
+            world.runtime.settings.acs_endpoint, world.runtime.credential, max_retry_after=0, on_call=count
+        )
+        cleanup = StaleIdentityCleanup(
+            world.runtime.registry, gateway, world.runtime.clock, CleanupPolicy(30, 100, 60, False)
+        )
+        task = asyncio.create_task(cleanup.run())
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await gateway.close()
+    else:
+        status: Any = 503 if kind == "503" else "drop"
+        local.set_faults(fail_after={"calls": after_calls, "status": status})
+        interrupted = await world.cleanup().run()
+        assert interrupted.deleted < 5
+        local.reset_faults()
+    final = await world.cleanup().run()
+    assert final.failed == 0
+    await world.assert_converged()
