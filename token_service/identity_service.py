@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -89,8 +90,9 @@ class IdentityService:
                 return UserToken(known.acs_id, token, created=False)
             except IdentityNotFound:
                 self._known.pop(user_key, None)
-        deadline = self._clock() + WAIT_FOR_CREATOR
-        while self._clock() < deadline:
+        # Real time, not the injectable clock: this bounds how long a request waits.
+        deadline = time.monotonic() + WAIT_FOR_CREATOR.total_seconds()
+        while time.monotonic() < deadline:
             mapping = await self._registry.get_mapping(user_key)
             try:
                 if mapping is None or mapping.state != ACTIVE or mapping.acs_id is None:
