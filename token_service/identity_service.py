@@ -132,7 +132,12 @@ class IdentityService:
         now = self._clock()
         try:
             mapping = await self._registry.complete_mapping(claim, acs_id)
-            await self._registry.insert_identity(self._new_record(acs_id, claim.user_key, request, now, mapping.etag))
+            try:
+                await self._registry.insert_identity(
+                    self._new_record(acs_id, claim.user_key, request, now, mapping.etag)
+                )
+            except Conflict:
+                pass  # a concurrent caller saw the completed mapping and wrote the identity row first
         except (ServiceError, Conflict):
             await self._undo_create(acs_id)
             raise
@@ -154,7 +159,7 @@ class IdentityService:
         try:
             token = await self._acs.issue_token(record.acs_id, request.scopes, request.minutes)
         except IdentityNotFound:
-            await self._registry.tombstone_record(record, "missing-in-acs", self._clock())
+            await self._forget_missing(record)
             raise Conflict("identity vanished from ACS") from None
         self._known[user_key] = _Known(record.acs_id, record.last_activity)
         return UserToken(record.acs_id, token, created=False)
@@ -198,7 +203,7 @@ class IdentityService:
             try:
                 return await self._acs.issue_token(acs_id, request.scopes, request.minutes)
             except IdentityNotFound:
-                await self._registry.tombstone_record(record, "missing-in-acs", self._clock())
+                await self._forget_missing(record)
                 raise
         raise RegistryUnavailable("the identity kept changing; try again", retry_after=1)
 
@@ -207,7 +212,7 @@ class IdentityService:
         try:
             await self._acs.revoke_tokens(acs_id)
         except IdentityNotFound:
-            await self._registry.tombstone_record(record, "missing-in-acs", self._clock())
+            await self._forget_missing(record)
             raise
 
     async def delete(self, acs_id: str, reason: str) -> None:
@@ -270,6 +275,17 @@ class IdentityService:
             activity_day=day_key(now),
             mapping_etag=mapping_etag,
         )
+
+    async def _forget_missing(self, record: IdentityRecord) -> None:
+        """ACS answered 404 for a registered identity: tombstone it, deleting it first so that even a
+        spurious 404 can never leave a live identity the registry calls deleted."""
+        try:
+            await self._acs.delete_identity(record.acs_id)
+        except IdentityNotFound:
+            pass
+        await self._registry.tombstone_record(record, "missing-in-acs", self._clock())
+        if record.owner:
+            self._known.pop(record.owner, None)
 
     async def _undo_create(self, acs_id: str) -> None:
         """The registry write failed after ACS created the identity: delete it again, so none is orphaned."""

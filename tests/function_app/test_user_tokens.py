@@ -157,3 +157,35 @@ async def test_expiry_matches_request(caller: Caller) -> None:
     )
     expires = datetime.fromisoformat(reply.json["expiresOn"])
     assert abs(expires - (datetime.now(UTC) + timedelta(minutes=90))) < timedelta(seconds=30)
+
+
+async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identity(
+    caller: Caller, app_environment: dict[str, str]
+) -> None:
+    """A waiter reads the completed mapping before the creator writes the identity row, and writes it
+    itself. The creator must take that row as its own, not undo the identity (seen under load in CI)."""
+    from token_service.identity_service import validate_token_request
+    from token_service.registry import Registry, UserMapping
+
+    runtime = build_runtime(Settings.from_env(app_environment))
+    await reset_runtime(runtime)
+    user = new_user()
+    request = validate_token_request(None, None, runtime.settings)
+    waiter_result = []
+
+    class RacingRegistry(Registry):
+        async def complete_mapping(self, claim: UserMapping, acs_id: str) -> UserMapping:
+            mapping = await super().complete_mapping(claim, acs_id)
+            waiter_result.append(await runtime.identities._issue_for_mapping(user, mapping, request))
+            return mapping
+
+    racing = RacingRegistry(runtime.registry._table, runtime.registry._service)
+    runtime.identities._registry = racing
+    before = {identity["id"] for identity in caller.local_azure.identities(live_only=True)}
+    result = await runtime.identities.token_for_user(user, request)
+    assert result.created is True
+    assert waiter_result[0].communication_user_id == result.communication_user_id
+    created = {identity["id"] for identity in caller.local_azure.identities(live_only=True)} - before
+    assert created == {result.communication_user_id}
+    record = await runtime.registry.get_identity(result.communication_user_id)
+    assert record is not None and record.state == "active"
