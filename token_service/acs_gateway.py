@@ -7,15 +7,12 @@ a Retry-After longer than the caller can wait is passed back (as 429) instead of
 
 from __future__ import annotations
 
-import os
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import aiohttp
 from azure.communication.identity import CommunicationUserIdentifier
 from azure.communication.identity.aio import CommunicationIdentityClient
 from azure.core.credentials_async import AsyncTokenCredential
@@ -26,7 +23,6 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline.policies import AsyncRetryPolicy
-from azure.core.pipeline.transport import AioHttpTransport
 
 from token_service.errors import (
     CredentialUnavailable,
@@ -36,53 +32,9 @@ from token_service.errors import (
     UpstreamThrottled,
     UpstreamUnavailable,
 )
+from token_service.transport import transport_options
 
 T = TypeVar("T")
-
-
-def ca_bundle() -> str | None:
-    """The CA file from SSL_CERT_FILE, read now rather than when aiohttp was imported.
-
-    aiohttp builds its default TLS context at import; locally (local_azure's CA) the variable may be
-    set later than that, so clients are given the file explicitly. Unset in Azure: system trust.
-    """
-    return os.environ.get("SSL_CERT_FILE") or None
-
-
-class CaBundleTransport(AioHttpTransport):
-    """azure-core's aiohttp transport, trusting a CA file through one SSL context for its lifetime.
-
-    Given `connection_verify=<path>`, azure-core builds a new SSLContext for every request, and aiohttp
-    pools connections by context: every call would open (and handshake) a new TLS connection. One
-    context on the session's connector keeps connections alive and reused.
-    """
-
-    session: aiohttp.ClientSession | None
-
-    def __init__(self, cafile: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._cafile = cafile
-
-    async def open(self) -> None:
-        if self.session is None and not self._has_been_opened:
-            connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=self._cafile))
-            self.session = aiohttp.ClientSession(
-                connector=connector,
-                trust_env=self._use_env_settings,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-            )
-        await super().open()
-
-
-def transport_options(timeout_seconds: float) -> dict[str, Any]:
-    """Client keyword arguments for TLS trust and timeouts: a CA file (locally) through one reused context,
-    else system trust (Azure). A given transport carries the timeouts itself."""
-    timeouts = {"connection_timeout": timeout_seconds, "read_timeout": timeout_seconds}
-    cafile = ca_bundle()
-    if cafile:
-        return {"transport": CaBundleTransport(cafile, **timeouts)}
-    return {"connection_verify": True, **timeouts}
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 import jwt
 
-from token_service.acs_gateway import ca_bundle
 from token_service.errors import Forbidden, Unauthenticated
+from token_service.transport import ca_bundle
 
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 60

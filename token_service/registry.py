@@ -37,6 +37,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from token_service.clock import day_key
 from token_service.errors import RegistryUnavailable
+from token_service.transport import proxy_configured
 
 IDENTITY_ROW = "identity"
 MAPPING_ROW = "mapping"
@@ -129,12 +130,16 @@ class Registry:
 
     @classmethod
     def from_connection_string(cls, connection_string: str, table_name: str) -> Registry:
-        service = TableServiceClient.from_connection_string(connection_string, **CLIENT_OPTIONS)
+        service = TableServiceClient.from_connection_string(
+            connection_string, use_env_settings=proxy_configured(), **CLIENT_OPTIONS
+        )
         return cls(service.get_table_client(table_name), service)
 
     @classmethod
     def from_endpoint(cls, endpoint: str, table_name: str, credential: AsyncTokenCredential) -> Registry:
-        service = TableServiceClient(endpoint, credential=credential, **CLIENT_OPTIONS)
+        service = TableServiceClient(
+            endpoint, credential=credential, use_env_settings=proxy_configured(), **CLIENT_OPTIONS
+        )
         return cls(service.get_table_client(table_name), service)
 
     async def close(self) -> None:
