@@ -27,6 +27,12 @@ ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 60
 JWKS_TTL_SECONDS = 3600
 JWKS_MIN_REFRESH_SECONDS = 60
+# Validated tokens, by their exact text: a client sends the same bearer until it expires, and the RSA
+# check is the costliest step of a request. An entry lives until the token's exp (plus the leeway
+# decode allows) but never longer than the JWKS cache keeps a key, so it accepts nothing the key cache
+# would not; a different byte anywhere is a different key, so nothing forged can hit.
+VALIDATED_TTL_SECONDS = 300
+VALIDATED_MAX_ENTRIES = 4096
 OID_CLAIM_URI = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 
 
@@ -88,12 +94,40 @@ class JwksCache:
         self._fetched_at = time.monotonic()
 
 
+class ValidatedTokens:
+    """Principals of recently validated bearer tokens (bounded; oldest entries dropped first)."""
+
+    def __init__(self, ttl_seconds: float = VALIDATED_TTL_SECONDS, max_entries: int = VALIDATED_MAX_ENTRIES) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if time.time() >= entry[0]:
+            del self._entries[token]
+            return None
+        return entry[1]
+
+    def put(self, token: str, principal: Principal, expires_at: float) -> None:
+        until = min(expires_at + LEEWAY_SECONDS, time.time() + self._ttl)
+        if len(self._entries) >= self._max:
+            now = time.time()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            while len(self._entries) >= self._max:
+                del self._entries[next(iter(self._entries))]
+        self._entries[token] = (until, principal)
+
+
 class CallerAuthenticator:
     def __init__(self, issuer: str, audience: str, platform_auth_enabled: bool = False) -> None:
         self._issuer = issuer.rstrip("/")
         self._audience = audience
         self._platform_auth_enabled = platform_auth_enabled
         self._jwks = JwksCache(issuer)
+        self._validated = ValidatedTokens()
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         authorization = headers.get("authorization") or headers.get("Authorization")
@@ -108,6 +142,9 @@ class CallerAuthenticator:
         raise Unauthenticated("no bearer token")
 
     async def _from_jwt(self, token: str) -> Principal:
+        known = self._validated.get(token)
+        if known is not None:
+            return known
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -138,7 +175,9 @@ class CallerAuthenticator:
             raise Unauthenticated("the token is from another issuer") from None
         except jwt.PyJWTError:
             raise Unauthenticated("the token is not valid") from None
-        return _principal(claims.get("oid"), claims.get("sub"), claims.get("roles"))
+        principal = _principal(claims.get("oid"), claims.get("sub"), claims.get("roles"))
+        self._validated.put(token, principal, float(claims["exp"]))
+        return principal
 
 
 def _principal(oid: Any, sub: Any, roles: Any) -> Principal:
