@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import logging
@@ -41,8 +42,9 @@ class FunctionSpec:
     def is_http(self) -> bool:
         return self.trigger_type == "httpTrigger"
 
-    @property
+    @functools.cached_property
     def wants_context(self) -> bool:
+        """Read once: inspecting the signature on every invocation cost ~2% of a request's CPU."""
         return "context" in inspect.signature(self.user_function).parameters
 
 
