@@ -93,6 +93,9 @@ def optional_minutes(body: Mapping[str, Any]) -> int | None:
     minutes = body.get("expiresInMinutes")
     if minutes is None:
         return None
+    # JSON has one number type: 60.0 is the integer 60 (as JSON Schema's "integer" says), 60.5 is not.
+    if isinstance(minutes, float) and minutes.is_integer():
+        minutes = int(minutes)
     if isinstance(minutes, bool) or not isinstance(minutes, int):
         raise InvalidRequest("expiresInMinutes must be an integer")
     return minutes
