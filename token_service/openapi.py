@@ -77,7 +77,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                             "in": "header",
                             "required": True,
                             "description": "The Teams user's Entra ID access token for ACS",
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "pattern": r"\S"},
                         }
                     ],
                     "responses": {
@@ -99,7 +99,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                     "operationId": "create_identity",
                     "summary": "Create an identity, optionally with a token",
                     "security": ADMIN,
-                    "requestBody": {"required": False, "content": _json("TokenRequest")},
+                    "requestBody": {"required": False, "content": _json("CreateIdentityRequest")},
                     "responses": {
                         "201": _ok("Created", "CreatedIdentity"),
                         **_errors(400, 401, 403, 413, 415, 429, 503),
@@ -175,6 +175,8 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
             },
             "schemas": {
                 "TokenRequest": token_request,
+                # Without scopes no token is made, so a lifetime alone is refused (400).
+                "CreateIdentityRequest": {**token_request, "dependentRequired": {"expiresInMinutes": ["scopes"]}},
                 "TokenResponse": {
                     "type": "object",
                     "required": ["communicationUserId", "token", "expiresOn"],
