@@ -14,6 +14,7 @@ from azure.identity.aio import DefaultAzureCredential
 from token_service.acs_gateway import AcsGateway
 from token_service.caller_auth import CallerAuthenticator
 from token_service.clock import Clock, system_clock
+from token_service.credential_gate import FailFastCredential
 from token_service.identity_service import IdentityService
 from token_service.observability import record_acs_call
 from token_service.rate_limit import SlidingWindowLimiter
@@ -24,7 +25,7 @@ from token_service.settings import Settings
 @dataclass
 class Runtime:
     settings: Settings
-    credential: DefaultAzureCredential
+    credential: FailFastCredential
     acs: AcsGateway
     background_acs: AcsGateway
     registry: Registry
@@ -43,9 +44,13 @@ class Runtime:
 def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
     # DefaultAzureCredential reaches managed identity in Azure (App Service's IDENTITY_ENDPOINT) and
     # locally local_azure's endpoint; a user-assigned identity must be named explicitly.
-    credential = DefaultAzureCredential(
-        managed_identity_client_id=settings.azure_client_id,
-        exclude_interactive_browser_credential=True,
+    # Behind FailFastCredential: while the managed identity fails, requests get 503 at once instead of
+    # each waiting out its own slow attempt.
+    credential = FailFastCredential(
+        DefaultAzureCredential(
+            managed_identity_client_id=settings.azure_client_id,
+            exclude_interactive_browser_credential=True,
+        )
     )
     acs = AcsGateway(settings.acs_endpoint, credential, on_call=record_acs_call)
     # The cleanup paces itself and handles 429 itself, so its client never sleeps on Retry-After.
@@ -56,7 +61,9 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
         assert settings.storage.table_endpoint is not None
         storage_credential = credential
         if settings.storage.client_id and settings.storage.client_id != settings.azure_client_id:
-            storage_credential = DefaultAzureCredential(managed_identity_client_id=settings.storage.client_id)
+            storage_credential = FailFastCredential(
+                DefaultAzureCredential(managed_identity_client_id=settings.storage.client_id)
+            )
         registry = Registry.from_endpoint(settings.storage.table_endpoint, settings.registry_table, storage_credential)
     return Runtime(
         settings=settings,
