@@ -329,6 +329,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iter
             azurite.stop()
         if RESULTS:
             (artifacts_dir / "fault-matrix.json").write_text(json.dumps(RESULTS, indent=2) + "\n")
+            (artifacts_dir / "fault-matrix.md").write_text(matrix_table(RESULTS) + "\n")
             print("\n" + matrix_table(RESULTS))
 
 

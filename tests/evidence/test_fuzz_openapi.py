@@ -121,9 +121,8 @@ def realistic(case: schemathesis.Case, state: FuzzState, user: str) -> None:
 
 def devhost_routing_gap(case: schemathesis.Case, response: schemathesis.Response) -> bool:
     """The devhost's catch-all route (aiohttp `{tail:.*}`) does not match a decoded line break, so an id
-    containing one gets aiohttp's own text/plain 404 before the app sees it. The Functions host routes
-    it to the function (which answers 400 invalid_identity_id). Host fidelity, not the app: counted
-    and reported, not validated."""
+    containing one gets aiohttp's own text/plain 404 before the app sees it (the app would answer 400
+    invalid_identity_id). A devhost routing gap, not the app's answer: counted and reported, not validated."""
     path_id = (case.path_parameters or {}).get("id")
     return (
         response.status_code == 404
