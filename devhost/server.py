@@ -71,7 +71,7 @@ def build_app(state: HostState, dist: Path = DIST) -> web.Application:
     if state.route_prefix != "":
         add_demo_routes(app, dist)
     prefix = f"/{state.route_prefix}" if state.route_prefix else ""
-    app.router.add_route("*", prefix + "/{tail:.*}", _dispatch(state, prefix))
+    app.router.add_route("*", prefix + "/{tail:[\\s\\S]*}", _dispatch(state, prefix))
     if prefix:
         app.router.add_route("*", prefix, _dispatch(state, prefix))
     app.cleanup_ctx.append(_timers(state))

@@ -81,18 +81,19 @@ def read_json_object(req: func.HttpRequest, allowed: set[str]) -> dict[str, Any]
 
 
 def optional_scopes(body: Mapping[str, Any]) -> list[str] | None:
-    scopes = body.get("scopes")
-    if scopes is None:
+    """Absent means the default; an explicit null is refused like any other wrong type."""
+    if "scopes" not in body:
         return None
+    scopes = body["scopes"]
     if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes) or not scopes:
         raise InvalidRequest("scopes must be a non-empty array of strings")
     return scopes
 
 
 def optional_minutes(body: Mapping[str, Any]) -> int | None:
-    minutes = body.get("expiresInMinutes")
-    if minutes is None:
+    if "expiresInMinutes" not in body:
         return None
+    minutes = body["expiresInMinutes"]
     # JSON has one number type: 60.0 is the integer 60 (as JSON Schema's "integer" says), 60.5 is not.
     if isinstance(minutes, float) and minutes.is_integer():
         minutes = int(minutes)

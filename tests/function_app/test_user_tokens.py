@@ -120,6 +120,8 @@ async def test_rate_limit_per_user(caller: Caller, app_environment: dict[str, st
         ({"expiresInMinutes": "60"}, "invalid_request"),
         ({"expiresInMinutes": True}, "invalid_request"),
         ({"expiresInMinutes": 60.5}, "invalid_request"),
+        ({"expiresInMinutes": None}, "invalid_request"),
+        ({"scopes": None}, "invalid_request"),
         ({"expiresInMinute": 60}, "unknown_field"),
         ([1, 2], "invalid_request"),
     ],
