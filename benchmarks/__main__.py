@@ -1,0 +1,40 @@
+"""`python -m benchmarks` (make bench): every benchmark, one after the other, each with its own services.
+
+    python -m benchmarks [token_issuance cold_start cleanup]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from benchmarks import cleanup, cold_start, token_issuance
+
+BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
+    "token_issuance": token_issuance.main,
+    "cold_start": cold_start.main,
+    "cleanup": cleanup.main,
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    failed = []
+    for name in names:
+        started = time.monotonic()
+        print(f"\n=== {name} ===", flush=True)
+        if BENCHMARKS[name]([]) != 0:
+            failed.append(name)
+        print(f"=== {name}: {time.monotonic() - started:.0f} s ===", flush=True)
+    if failed:
+        print(f"failed: {failed}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
