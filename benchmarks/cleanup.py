@@ -1,24 +1,28 @@
-"""Benchmark (issue 4): one stale-identity cleanup run over a 100,000-identity registry, 10,000 stale.
+"""Benchmark (issue 4): stale-identity cleanup over a 100,000-identity registry, 10,000 stale.
 
-    python -m benchmarks.cleanup [--identities 100000] [--stale 10000] [--rate 50]
+    python -m benchmarks.cleanup [--identities 100000] [--stale 10000] [--rate 50] [--budget 240]
 
 Setup (Azurite and local_azure started for the run, on free loopback ports):
-- local_azure with 20 ms added latency on every ACS call and a rate limit of R calls per second for revoke
-  and for delete each (given as R*30 per 30 s, the window ACS itself uses). R = 50/s by default: ACS's
-  real limit (500 per 30 s, about 16.7/s) would make 20,000 paced calls take 10 minutes alone.
-- the cleanup paces itself at 0.96 R per operation (`acs_calls_per_second`), the same margin the app's
-  default keeps under ACS's real limit (16/s against 16.7/s), so it runs at the limit, not into it.
-- the stale identities exist in ACS (created through the SDK with the HMAC connection string, the
+- local_azure adds 20 ms to every ACS call and limits revoke and delete to R calls per second each
+  (given as R*30 per 30 s, the window ACS itself uses). R = 50/s by default: at ACS's real limit
+  (500 per 30 s, ~16.7/s) 20,000 paced calls would take 10 minutes on their own.
+- the cleanup paces itself at 0.96 R per operation (`acs_calls_per_second`), the margin the app's
+  default keeps under ACS's real limit (16/s against 16.7/s): at the limit, not into it.
+- stale identities exist in ACS (created through the SDK with the HMAC connection string, the
   stand-in's create limit lifted while seeding) and in the registry (identity row, activity-index row,
-  and for user-owned ones the user mapping), all written through token_service.registry.Registry, with
-  last activity 31-400 days ago;
-- the fresh identities are registry rows only (identity row + activity-index row, last activity 0-28
-  days ago): the cleanup must never read or touch them, so they need not exist in ACS. Their activity
-  rows are written in batch transactions (100 per partition) to keep seeding short.
-The cleanup then runs in a fresh child process (the app's own `cleanup_for(runtime)`, as the timer
-runs it), whose registry table client is wrapped to count the rows returned by queries and gets.
-Reported: run time, revokes and deletes per second (local_azure's own counts of 204s) as a fraction of
-R, registry rows read per stale identity, and the child's peak RSS (VmHWM).
+  and for user-owned ones the user mapping), written through token_service.registry.Registry, last
+  activity 31-400 days ago;
+- fresh identities are registry rows only (identity row + activity-index row, last activity 0-28 days
+  ago): the cleanup must never read or touch them, so they need not exist in ACS. They are appended to
+  Azurite's saved table database while Azurite is stopped (see `add_fresh_rows` for why).
+Three runs, each the app's own `cleanup_for(runtime).run()` in a fresh child process (as the timer runs
+it), its registry table client wrapped to count the rows returned by queries and point reads:
+1. pacing check: a 1,000-identity registry, all stale (storage is not the ceiling);
+2. control: the 10,000 stale identities alone, 60 s time budget;
+3. full: the same table plus the 90,000 fresh identities, the app's default 240 s time budget.
+A run that reaches its budget stops early and leaves everything consistent for the next run (checked).
+Reported per run: time, revokes and deletes per second (local_azure's own 204 counts) as a fraction of R,
+registry rows read per stale identity, peak RSS (VmHWM) of the cleanup process, CPU of each process.
 """
 
 from __future__ import annotations
@@ -317,6 +321,7 @@ def add_fresh_rows(db_file: Path, table_name: str, resource_id: str, count: int)
 async def verify(stack: Services, table_name: str, fresh_sample: list[str]) -> dict[str, Any]:
     """After the runs: every tombstoned identity is gone from ACS and every live stale one is still
     indexed; a sample of fresh rows is untouched; no deletion is left half done."""
+    from token_service.clock import day_key
     from token_service.registry import ACTIVE, DELETED, Registry
 
     live = {identity["id"] for identity in stack.local_azure.identities(live_only=True)}
@@ -328,7 +333,9 @@ async def verify(stack: Services, table_name: str, fresh_sample: list[str]) -> d
             if record is not None and record.state == ACTIVE and record.deleted_at is None:
                 untouched += 1
         pending = [acs_id async for acs_id, _ in registry.pending_deletions()]
-        indexed = {entry.acs_id async for entry in registry.stale_activity("99991231")}
+        # Stale rows live in day partitions >= 31 days old, fresh ones in the last 29 days: read only the former.
+        before = day_key(datetime.now(UTC) - timedelta(days=STALE_DAYS - 1))
+        indexed = {entry.acs_id async for entry in registry.stale_activity(before)}
         all_stale = [identity["id"] for identity in stack.local_azure.identities()]
         sample = random.Random(7).sample(all_stale, min(500, len(all_stale)))  # point reads are slow in Azurite
         tombstoned_but_live = 0
@@ -385,7 +392,7 @@ def run_child(stack: Services, env: dict[str, str], pace: float, budget: float) 
 
 def plot(phases: list[dict[str, Any]], rate: float, path: Any) -> None:
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(phases), figsize=(6.5 * len(phases), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(phases), figsize=(6 * len(phases), 4.6), squeeze=False)
     for ax, phase in zip(axes[0], phases, strict=True):
         series, figures = phase["series"], phase["figures"]
         for key, label in (("revoke_204", "revokes/s"), ("delete_204", "deletes/s")):
@@ -494,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=DEFAULT_RATE, help="R: revoke and delete limit per second each")
     parser.add_argument("--budget", type=float, default=240, help="time budget of the full-registry run (s)")
     parser.add_argument("--control-budget", type=float, default=60, help="time budget of the control run (s)")
+    parser.add_argument(
+        "--pace-check", type=int, default=1000, help="stale identities of the small first run (0: skip it)"
+    )
     args = parser.parse_args(argv)
     machine = machine_info()
     pace = args.rate * PACE_FRACTION
@@ -506,6 +516,13 @@ def main(argv: list[str] | None = None) -> int:
         table_name = env["REGISTRY_TABLE"]
         for name, value in stack.local_azure.client_environment().items():
             os.environ[name] = value
+        phases: list[dict[str, Any]] = []
+        if args.pace_check:
+            small_env = {**env, "REGISTRY_TABLE": table_name + "pace"}
+            print(f"seeding {args.pace_check:,} stale identities for the pacing check ...", flush=True)
+            asyncio.run(seed_stale(stack, small_env["REGISTRY_TABLE"], args.pace_check))
+            label = f"pacing check: registry of {args.pace_check:,} (all stale)"
+            phases.append(run_phase(stack, small_env, label, pace, 120, args.rate, args.pace_check))
         print(f"seeding {args.stale:,} stale identities (ACS + registry) ...", flush=True)
         stale_seconds = asyncio.run(seed_stale(stack, table_name, args.stale))
         control = run_phase(
@@ -537,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     png = RESULTS_DIR / "cleanup.png"
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    plot([control, full], args.rate, png)
+    phases += [control, full]
+    plot(phases, args.rate, png)
     path = write_results(
         "cleanup",
         {
@@ -551,14 +569,15 @@ def main(argv: list[str] | None = None) -> int:
                 "stale": "in ACS and registry (1 in 5 admin-created, others user-owned with a mapping row)",
                 "fresh": "registry rows only (identity + activity index), never in ACS, never touched; "
                 "appended to Azurite's saved table database while it was stopped",
-                "phases": "control run on the stale-only registry, then the full registry (same table, plus fresh)",
+                "phases": "pacing check (small stale-only registry, own table), control (the 10,000 stale only), "
+                "then the full registry (the control's table plus the fresh rows)",
                 "run": "child process: build_runtime(Settings.from_env()) then cleanup_for(runtime).run()",
                 "rows_read": "rows returned by query_entities and get_entity on the registry's table client",
                 "calls_per_second": "local_azure's 204 counts for revoke and delete / the run's duration",
                 "memory": "VmHWM of the child process (interpreter, imports, runtime and the run)",
             },
             "aims": {"fraction_of_r": AIM_RATE_FRACTION, "rows_per_stale": AIM_ROWS_PER_STALE},
-            "phases": [control, full],
+            "phases": phases,
             "checks": checks,
             "seeding_seconds": {"stale": stale_seconds, "fresh": fresh_seconds},
             "plot": relative(png),
