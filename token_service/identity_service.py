@@ -132,13 +132,16 @@ class IdentityService:
         now = self._clock()
         try:
             mapping = await self._registry.complete_mapping(claim, acs_id)
-            try:
-                await self._registry.insert_identity(
-                    self._new_record(acs_id, claim.user_key, request, now, mapping.etag)
-                )
-            except Conflict:
-                pass  # a concurrent caller saw the completed mapping and wrote the identity row first
         except (ServiceError, Conflict):
+            await self._undo_create(acs_id)
+            await self._quietly(self._registry.release_mapping(claim))  # waiters need not wait out the lease
+            raise
+        try:
+            await self._registry.insert_identity(self._new_record(acs_id, claim.user_key, request, now, mapping.etag))
+        except Conflict:
+            pass  # a concurrent caller saw the completed mapping and wrote the identity row first
+        except ServiceError:
+            # The mapping now names an identity we delete: the next call finds it gone and starts afresh.
             await self._undo_create(acs_id)
             raise
         self._known[claim.user_key] = _Known(acs_id, now)
