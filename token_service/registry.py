@@ -1,9 +1,9 @@
 """The identity registry in Azure Table Storage: ACS has no "list identities", so we keep our own.
 
 Layout (one table):
-- identity row    PK=<ACS id>              RK="identity"  owner, created, last token, scopes, state;
+- identity row    PK=RK=<ACS id>                          owner, created, last token, scopes, state;
                                                           deleted identities keep it as a tombstone.
-- user mapping    PK="user_<sha256(key)>"  RK="mapping"   user key -> ACS id (state "creating" while
+- user mapping    PK=RK="user_<sha256(key)>"              user key -> ACS id (state "creating" while
                                                           the first call creates it, under a lease).
 - activity index  PK="activity_<YYYYMMDD>" RK=<ACS id>    one row per live identity, in the partition of
                                                           its last activity day, holding the identity row's
@@ -11,6 +11,8 @@ Layout (one table):
                                                           matching etag proves nothing happened since.
 - deleting index  PK="deleting"            RK=<ACS id>    deletions started but not finished; cleanup
                                                           finishes them.
+Point rows use their key as both PartitionKey and RowKey: unique in either index (Azurite looks rows up
+by RowKey first; a shared RowKey made every lookup scan all identity rows).
 Concurrency is by etag (If-Match); nothing here knows HTTP or ACS.
 """
 
@@ -39,8 +41,6 @@ from token_service.clock import day_key
 from token_service.errors import RegistryUnavailable
 from token_service.transport import proxy_configured
 
-IDENTITY_ROW = "identity"
-MAPPING_ROW = "mapping"
 ACTIVITY_PREFIX = "activity_"
 DELETING_PARTITION = "deleting"
 
@@ -167,7 +167,7 @@ class Registry:
     # -- identity rows -------------------------------------------------------------------------
 
     async def get_identity(self, acs_id: str) -> IdentityRecord | None:
-        entity = await self._get(acs_id, IDENTITY_ROW)
+        entity = await self._get(acs_id, acs_id)
         return _identity_from_entity(entity) if entity is not None else None
 
     async def insert_identity(self, record: IdentityRecord) -> IdentityRecord:
@@ -207,7 +207,7 @@ class Registry:
         """
         patch = {
             "PartitionKey": acs_id,
-            "RowKey": IDENTITY_ROW,
+            "RowKey": acs_id,
             "state": DELETED,
             "deleted_reason": reason,
             "deleted_at": now,
@@ -291,7 +291,7 @@ class Registry:
         await self._upsert({"PartitionKey": DELETING_PARTITION, "RowKey": entry.acs_id, "reason": reason})
         patch = {
             "PartitionKey": entry.acs_id,
-            "RowKey": IDENTITY_ROW,
+            "RowKey": entry.acs_id,
             "state": DELETING,
             "deleted_reason": reason,
             "deleted_at": now,
@@ -309,7 +309,8 @@ class Registry:
     # -- user mappings -------------------------------------------------------------------------
 
     async def get_mapping(self, user_key: str) -> UserMapping | None:
-        entity = await self._get(user_partition(user_key), MAPPING_ROW)
+        key = user_partition(user_key)
+        entity = await self._get(key, key)
         if entity is None:
             return None
         return UserMapping(
@@ -324,7 +325,7 @@ class Registry:
         """Become the one caller that creates this user's identity (insert, or take over by etag)."""
         entity = {
             "PartitionKey": user_partition(user_key),
-            "RowKey": MAPPING_ROW,
+            "RowKey": user_partition(user_key),
             "user_key": user_key,
             "acs_id": "",
             "state": CREATING,
@@ -336,7 +337,7 @@ class Registry:
     async def complete_mapping(self, claim: UserMapping, acs_id: str) -> UserMapping:
         entity = {
             "PartitionKey": user_partition(claim.user_key),
-            "RowKey": MAPPING_ROW,
+            "RowKey": user_partition(claim.user_key),
             "user_key": claim.user_key,
             "acs_id": acs_id,
             "state": ACTIVE,
@@ -345,7 +346,8 @@ class Registry:
         return UserMapping(claim.user_key, acs_id, ACTIVE, None, etag)
 
     async def release_mapping(self, claim: UserMapping) -> None:
-        await self._delete(user_partition(claim.user_key), MAPPING_ROW, claim.etag)
+        key = user_partition(claim.user_key)
+        await self._delete(key, key, claim.etag)
 
     async def remove_mapping(self, user_key: str, acs_id: str, mapping_etag: str | None) -> None:
         """Remove the user's mapping if it still points at `acs_id`.
@@ -354,7 +356,7 @@ class Registry:
         """
         if mapping_etag:
             try:
-                await self._delete(user_partition(user_key), MAPPING_ROW, mapping_etag)
+                await self._delete(user_partition(user_key), user_partition(user_key), mapping_etag)
                 return
             except Conflict:
                 pass
@@ -364,7 +366,7 @@ class Registry:
         mapping = await self.get_mapping(user_key)
         if mapping is not None and mapping.acs_id == acs_id:
             try:
-                await self._delete(user_partition(user_key), MAPPING_ROW, mapping.etag)
+                await self._delete(user_partition(user_key), user_partition(user_key), mapping.etag)
             except Conflict:
                 pass  # it was re-pointed meanwhile: the new mapping is not ours to remove
 
@@ -424,7 +426,7 @@ class Registry:
 def _identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": record.acs_id,
-        "RowKey": IDENTITY_ROW,
+        "RowKey": record.acs_id,
         "owner": record.owner or "",
         "created_at": record.created_at,
         "scopes": record.scopes,
