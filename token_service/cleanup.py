@@ -1,8 +1,9 @@
 """Revoke and delete identities that went stale, safely and at ACS's pace.
 
-Per identity the steps are: claim (etag-conditional mark 'deleting', noted in the deleting index),
-revoke, delete, tombstone. Each step is idempotent and the claim is recorded before ACS is touched,
-so a run killed anywhere is finished by the next run: it first completes the deleting index.
+Per identity the steps are: claim (etag-conditional mark 'deleting'), revoke, delete, tombstone. Each
+step is idempotent and the claim is recorded before ACS is touched; the identity's activity-index row
+stays until the tombstone, so a run killed anywhere finds it again and finishes it. Deletions that
+requests started (the deleting index) are finished first.
 A token issued while the run decides wins the etag race, and the identity survives.
 """
 
@@ -165,21 +166,28 @@ class StaleIdentityCleanup:
             await self._recheck(entry, summary)
             return
         await self._revoke_delete_tombstone(
-            entry.acs_id, entry.owner, entry.mapping_etag, entry.day, STALE_REASON, summary
+            entry.acs_id, entry.owner, entry.mapping_etag, entry.day, STALE_REASON, summary, pending_marker=False
         )
 
     async def _recheck(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
-        """The row changed since the index saw it: decide again from the row itself.
-
-        A deleting-index row the failed claim left behind is harmless: the next run sees the identity
-        active and drops it.
-        """
+        """The row changed since the index saw it: decide again from the row itself."""
         record = await self._registry.get_identity(entry.acs_id)
         if record is None or record.state == DELETED:
             await self._registry.drop_activity(entry.day, entry.acs_id)
             return
         if record.state == DELETING:
-            return  # an earlier claim stands; its deleting-index row makes a run finish it
+            # Claimed earlier (by a run that was stopped, or by a request still at it): finish it.
+            # Every step is idempotent, so finishing twice is harmless.
+            summary.resumed += 1
+            await self._revoke_delete_tombstone(
+                record.acs_id,
+                record.owner,
+                record.mapping_etag,
+                record.activity_day,
+                record.deleted_reason or STALE_REASON,
+                summary,
+            )
+            return
         cutoff = self._clock() - timedelta(days=self._policy.stale_days)
         if record.last_activity >= cutoff:
             summary.survived += 1
@@ -188,16 +196,18 @@ class StaleIdentityCleanup:
                 await self._registry.drop_activity(entry.day, entry.acs_id)
             return
         # Still stale (another field changed, e.g. a revoke): claim on the fresh etag.
-        claimed = await self._registry.claim_for_cleanup(
-            ActivityEntry(
-                entry.acs_id, entry.day, record.etag or "", record.owner, record.mapping_etag, record.last_activity
-            ),
-            STALE_REASON,
-            self._clock(),
+        fresh = ActivityEntry(
+            entry.acs_id, entry.day, record.etag or "", record.owner, record.mapping_etag, record.last_activity
         )
-        if claimed:
+        if await self._registry.claim_for_cleanup(fresh, STALE_REASON, self._clock()):
             await self._revoke_delete_tombstone(
-                record.acs_id, record.owner, record.mapping_etag, record.activity_day, STALE_REASON, summary
+                record.acs_id,
+                record.owner,
+                record.mapping_etag,
+                record.activity_day,
+                STALE_REASON,
+                summary,
+                pending_marker=False,
             )
         else:
             summary.survived += 1
@@ -215,7 +225,14 @@ class StaleIdentityCleanup:
         )
 
     async def _revoke_delete_tombstone(
-        self, acs_id: str, owner: str | None, mapping_etag: str | None, day: str, reason: str, summary: CleanupSummary
+        self,
+        acs_id: str,
+        owner: str | None,
+        mapping_etag: str | None,
+        day: str,
+        reason: str,
+        summary: CleanupSummary,
+        pending_marker: bool = True,
     ) -> None:
         gone = not await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id)
         if not gone:
@@ -226,7 +243,13 @@ class StaleIdentityCleanup:
         if gone:
             summary.already_gone += 1
         await self._registry.tombstone(
-            acs_id, owner=owner, mapping_etag=mapping_etag, activity_day=day, reason=reason, now=self._clock()
+            acs_id,
+            owner=owner,
+            mapping_etag=mapping_etag,
+            activity_day=day,
+            reason=reason,
+            now=self._clock(),
+            pending_marker=pending_marker,
         )
 
     async def _paced(self, pacer: Pacer, operation: Callable[[str], Awaitable[None]], acs_id: str) -> bool:

@@ -9,8 +9,9 @@ Layout (one table):
                                                           its last activity day, holding the identity row's
                                                           etag: cleanup reads only old partitions, and a
                                                           matching etag proves nothing happened since.
-- deleting index  PK="deleting"            RK=<ACS id>    deletions started but not finished; cleanup
-                                                          finishes them.
+- deleting index  PK="deleting"            RK=<ACS id>    deletions a request started but has not finished;
+                                                          cleanup finishes them (its own claims need no
+                                                          marker: their activity row stays until the end).
 Point rows use their key as both PartitionKey and RowKey: unique in either index (Azurite looks rows up
 by RowKey first; a shared RowKey made every lookup scan all identity rows).
 Concurrency is by etag (If-Match); nothing here knows HTTP or ACS.
@@ -199,11 +200,20 @@ class Registry:
         return replace(updated, etag=etag)
 
     async def tombstone(
-        self, acs_id: str, *, owner: str | None, mapping_etag: str | None, activity_day: str, reason: str, now: datetime
+        self,
+        acs_id: str,
+        *,
+        owner: str | None,
+        mapping_etag: str | None,
+        activity_day: str,
+        reason: str,
+        now: datetime,
+        pending_marker: bool = True,
     ) -> None:
         """The identity is gone from ACS: keep a tombstone (when, why), drop its index rows and user mapping.
 
-        Every step is idempotent, so a run killed halfway is finished by the next one.
+        Every step is idempotent, so a run killed halfway is finished by the next one. `pending_marker`:
+        whether a deleting-index row may exist (cleanup claims write none) and must be removed.
         """
         patch = {
             "PartitionKey": acs_id,
@@ -221,7 +231,8 @@ class Registry:
             await self.remove_mapping(owner, acs_id, mapping_etag)
         if activity_day:
             await self._delete(ACTIVITY_PREFIX + activity_day, acs_id, None)
-        await self._delete(DELETING_PARTITION, acs_id, None)
+        if pending_marker:
+            await self._delete(DELETING_PARTITION, acs_id, None)
 
     async def tombstone_record(self, record: IdentityRecord, reason: str, now: datetime) -> None:
         await self.tombstone(
@@ -286,9 +297,10 @@ class Registry:
     async def claim_for_cleanup(self, entry: ActivityEntry, reason: str, now: datetime) -> bool:
         """Mark a stale identity deleting, only if its row is exactly as the index saw it.
 
-        Returns False when the row changed since (a token was issued, or it is already being deleted).
+        No deleting-index row is needed: the activity-index row stays until the tombstone, so a run killed
+        after this claim finds the identity again and finishes it. Returns False when the row changed
+        since (a token was issued, or it is already being deleted).
         """
-        await self._upsert({"PartitionKey": DELETING_PARTITION, "RowKey": entry.acs_id, "reason": reason})
         patch = {
             "PartitionKey": entry.acs_id,
             "RowKey": entry.acs_id,
@@ -301,7 +313,7 @@ class Registry:
                 patch, mode=UpdateMode.MERGE, etag=entry.identity_etag, match_condition=MatchConditions.IfNotModified
             )
         except (ResourceModifiedError, ResourceNotFoundError):
-            return False  # the marker may be an earlier claim's: the caller re-reads and decides
+            return False
         except Exception as error:
             raise _storage_errors(error) from None
         return True

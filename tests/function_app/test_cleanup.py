@@ -156,6 +156,7 @@ async def test_token_issued_while_the_run_decides_wins(world: World) -> None:
 
 async def test_throttling_errors_and_latency_converge_within_budgeted_runs(world: World) -> None:
     await world.populate(stale_users=3, stale_admin=3, fresh_users=1)
+    world.caller.local_azure.reset_stats()
     world.caller.local_azure.set_faults(
         latency_ms=50,
         error_rate=0.2,
@@ -168,9 +169,8 @@ async def test_throttling_errors_and_latency_converge_within_budgeted_runs(world
         if summary.stale == 0 and summary.resumed == 0:
             break
     await world.assert_converged()
-    assert any(s.stopped_early == "time_budget" for s in summaries) or any(s.failed for s in summaries), (
-        "the faults should have forced at least one run to stop early or fail items"
-    )
+    revokes = world.caller.local_azure.stats()["operations"]["revoke"]
+    assert revokes.get("429", 0) > 0, f"the rate limit was never hit, so this tested nothing: {revokes}"
 
 
 async def test_per_run_cap_leaves_the_rest_for_the_next_run(world: World) -> None:
