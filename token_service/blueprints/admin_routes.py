@@ -19,7 +19,6 @@ from token_service.http_support import (
 )
 from token_service.identity_service import validate_token_request
 from token_service.registry import IdentityRecord
-from token_service.runtime import get_runtime
 
 bp = func.Blueprint()
 ADMIN = func.AuthLevel.FUNCTION
@@ -46,8 +45,7 @@ def _record_body(record: IdentityRecord) -> dict[str, Any]:
 @endpoint("create_identity", "identities")
 async def create_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Create an identity; with `scopes` (and optional `expiresInMinutes`) also a token."""
-    runtime = get_runtime()
-    await admin(runtime, req, context)
+    runtime = await admin(req, context)
     body = read_json_object(req, {"scopes", "expiresInMinutes"})
     scopes, minutes = optional_scopes(body), optional_minutes(body)
     if scopes is None and minutes is not None:
@@ -63,8 +61,7 @@ async def create_identity(req: func.HttpRequest, context: RequestContext) -> fun
 @endpoint("get_identity", "identities/{id}")
 async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """The registry record, tombstones included."""
-    runtime = get_runtime()
-    await admin(runtime, req, context)
+    runtime = await admin(req, context)
     record = await runtime.identities.get_record(identity_id(req))
     return json_response(_record_body(record), 200, no_store=True)
 
@@ -73,8 +70,7 @@ async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.H
 @bp.route(route="identities/{id}/token", methods=["POST"], auth_level=ADMIN)
 @endpoint("issue_identity_token", "identities/{id}/token")
 async def issue_identity_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    runtime = get_runtime()
-    await admin(runtime, req, context)
+    runtime = await admin(req, context)
     acs_id = identity_id(req)
     body = read_json_object(req, {"scopes", "expiresInMinutes"})
     request = validate_token_request(optional_scopes(body), optional_minutes(body), runtime.settings)
@@ -86,8 +82,7 @@ async def issue_identity_token(req: func.HttpRequest, context: RequestContext) -
 @bp.route(route="identities/{id}/revoke", methods=["POST"], auth_level=ADMIN)
 @endpoint("revoke_identity_tokens", "identities/{id}/revoke")
 async def revoke_identity_tokens(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    runtime = get_runtime()
-    await admin(runtime, req, context)
+    runtime = await admin(req, context)
     acs_id = identity_id(req)
     read_json_object(req, set())
     await runtime.identities.revoke(acs_id)
@@ -98,7 +93,6 @@ async def revoke_identity_tokens(req: func.HttpRequest, context: RequestContext)
 @bp.route(route="identities/{id}", methods=["DELETE"], auth_level=ADMIN)
 @endpoint("delete_identity", "identities/{id}")
 async def delete_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    runtime = get_runtime()
-    await admin(runtime, req, context)
+    runtime = await admin(req, context)
     await runtime.identities.delete(identity_id(req), "admin-request")
     return no_content()

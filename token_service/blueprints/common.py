@@ -11,7 +11,7 @@ from token_service.acs_gateway import IssuedToken
 from token_service.caller_auth import Principal
 from token_service.errors import InvalidRequest
 from token_service.http_support import RequestContext
-from token_service.runtime import Runtime
+from token_service.runtime import Runtime, get_runtime
 
 IDENTITY_ID_PATTERN = re.compile(r"8:acs:[0-9a-fA-F-]{36}_[A-Za-z0-9-]{1,128}")
 
@@ -20,16 +20,19 @@ class InvalidIdentityId(InvalidRequest):
     code, title = "invalid_identity_id", "The identity id is malformed"
 
 
-async def caller(runtime: Runtime, req: func.HttpRequest, context: RequestContext) -> Principal:
+async def caller(req: func.HttpRequest, context: RequestContext) -> tuple[Runtime, Principal]:
+    """The worker's runtime and the authenticated caller (recorded for the request's log line)."""
+    runtime = get_runtime()
     principal = await runtime.auth.authenticate(req.headers)
     context.user_key = principal.user_key
-    return principal
+    return runtime, principal
 
 
-async def admin(runtime: Runtime, req: func.HttpRequest, context: RequestContext) -> Principal:
-    principal = await caller(runtime, req, context)
+async def admin(req: func.HttpRequest, context: RequestContext) -> Runtime:
+    """As `caller`, and the caller must hold the admin app role."""
+    runtime, principal = await caller(req, context)
     principal.require_role(runtime.settings.auth_admin_role)
-    return principal
+    return runtime
 
 
 def identity_id(req: func.HttpRequest) -> str:

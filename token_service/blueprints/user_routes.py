@@ -16,7 +16,6 @@ from token_service.http_support import (
     read_json_object,
 )
 from token_service.identity_service import validate_token_request
-from token_service.runtime import get_runtime
 
 bp = func.Blueprint()
 
@@ -28,8 +27,7 @@ TEAMS_TOKEN_HEADER = "X-Teams-Token"
 @endpoint("issue_user_token", "token")
 async def issue_user_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Get-or-create the caller's ACS identity and issue a token: 201 when created, 200 when found."""
-    runtime = get_runtime()
-    principal = await caller(runtime, req, context)
+    runtime, principal = await caller(req, context)
     body = read_json_object(req, {"scopes", "expiresInMinutes"})
     request = validate_token_request(optional_scopes(body), optional_minutes(body), runtime.settings)
     wait = runtime.token_limiter.acquire(principal.user_key)
@@ -47,8 +45,7 @@ async def issue_user_token(req: func.HttpRequest, context: RequestContext) -> fu
 @endpoint("exchange_teams_token", "token/teams")
 async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Exchange the caller's Entra ID token (header X-Teams-Token, never the URL) for an ACS token."""
-    runtime = get_runtime()
-    principal = await caller(runtime, req, context)
+    runtime, principal = await caller(req, context)
     read_json_object(req, set())
     entra_token = (req.headers.get(TEAMS_TOKEN_HEADER) or "").strip()
     if not entra_token:
@@ -65,7 +62,6 @@ async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -
 @endpoint("delete_me", "me")
 async def delete_me(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Revoke and delete the caller's own identity; the next token request creates a new one."""
-    runtime = get_runtime()
-    principal = await caller(runtime, req, context)
+    runtime, principal = await caller(req, context)
     await runtime.identities.delete_for_user(principal.user_key)
     return no_content()
