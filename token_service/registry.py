@@ -20,7 +20,7 @@ Concurrency is by etag (If-Match); nothing here knows HTTP or ACS.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -63,9 +63,23 @@ class Conflict(Exception):
     """An etag or existence precondition failed: someone else changed the row first."""
 
 
+USER_PREFIX = "user_"
+
+
+def is_identity_row(entity: Mapping[str, Any]) -> bool:
+    """For tools that read the table whole (tests, audits): an identity row or tombstone."""
+    key = str(entity["PartitionKey"])
+    return key == entity["RowKey"] and not key.startswith(USER_PREFIX)
+
+
+def is_mapping_row(entity: Mapping[str, Any]) -> bool:
+    key = str(entity["PartitionKey"])
+    return key == entity["RowKey"] and key.startswith(USER_PREFIX)
+
+
 def user_partition(user_key: str) -> str:
     """Table keys forbid some characters and user keys come from any issuer, so we hash them."""
-    return "user_" + hashlib.sha256(user_key.encode("utf-8")).hexdigest()
+    return USER_PREFIX + hashlib.sha256(user_key.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from devhost.process import HostProcess
 from local_azure.azurite import AzuriteProcess, free_port
 from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import PROJECT_ROOT, real_app_environment
+from token_service.registry import is_identity_row, is_mapping_row
 
 ADMIN_ROLE = "TokenService.Admin"
 
@@ -142,8 +143,8 @@ def registry_entities(connection_string: str, table: str) -> list[dict[str, Any]
 def agreement(local_azure: LocalAzureProcess, connection_string: str, table: str) -> Agreement:
     live = {str(identity["id"]) for identity in local_azure.identities(live_only=True)}
     rows = registry_entities(connection_string, table)
-    identities = [row for row in rows if row["RowKey"] == "identity"]
-    mappings = [row for row in rows if row["RowKey"] == "mapping"]
+    identities = [row for row in rows if is_identity_row(row)]
+    mappings = [row for row in rows if is_mapping_row(row)]
     return Agreement(
         live_in_acs=live,
         active_rows={row["PartitionKey"] for row in identities if row.get("state") == "active"},
