@@ -72,6 +72,13 @@ class SigningKey:
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers=headers)
 
 
+def load_rsa_key(path: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} is not an RSA key")
+    return key
+
+
 def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -95,11 +102,8 @@ def load_or_create_signing_key(directory: Path, name: str, kid: str) -> SigningK
     """The key `<name>` from directory, generated on first use and reused afterwards."""
     key_file, cert_file = directory / f"{name}-key.pem", directory / f"{name}-cert.pem"
     if key_file.exists() and cert_file.exists():
-        private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-        if not isinstance(private_key, rsa.RSAPrivateKey):
-            raise ValueError(f"{key_file} is not an RSA key")
         certificate = x509.load_pem_x509_certificate(cert_file.read_bytes())
-        return SigningKey(kid, private_key, certificate)
+        return SigningKey(kid, load_rsa_key(key_file), certificate)
     private_key = new_rsa_key()
     certificate = _self_signed(private_key, f"local_azure {name}")
     write_private(key_file, pem_private_key(private_key))

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from local_azure.files import write_atomic, write_private
-from local_azure.signing import new_rsa_key, pem_private_key
+from local_azure.signing import load_rsa_key, new_rsa_key, pem_private_key
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,10 @@ class TlsFiles:
         return ssl.create_default_context(cafile=str(self.ca_cert))
 
 
-def _load_key(path: Path) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path} is not an RSA key")
-    return key
-
-
 def _ca(directory: Path) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key_file, cert_file = directory / "ca-key.pem", directory / "ca.pem"
     if key_file.exists() and cert_file.exists():
-        return _load_key(key_file), x509.load_pem_x509_certificate(cert_file.read_bytes())
+        return load_rsa_key(key_file), x509.load_pem_x509_certificate(cert_file.read_bytes())
     key = new_rsa_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local_azure development CA")])
     now = dt.datetime.now(dt.UTC)
