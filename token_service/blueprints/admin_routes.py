@@ -6,7 +6,7 @@ from typing import Any
 
 import azure.functions as func
 
-from token_service.blueprints.common import admin, identity_id, token_body
+from token_service.blueprints.common import admin, identity_id, token_body, token_request
 from token_service.errors import InvalidRequest
 from token_service.http_support import (
     RequestContext,
@@ -72,8 +72,7 @@ async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.H
 async def issue_identity_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     runtime = await admin(req, context)
     acs_id = identity_id(req)
-    body = read_json_object(req, {"scopes", "expiresInMinutes"})
-    request = validate_token_request(optional_scopes(body), optional_minutes(body), runtime.settings)
+    request = token_request(req, runtime)
     token = await runtime.identities.issue_for_identity(acs_id, request)
     return json_response(token_body(acs_id, token), 200, no_store=True)
 

@@ -10,7 +10,13 @@ import azure.functions as func
 from token_service.acs_gateway import IssuedToken
 from token_service.caller_auth import Principal
 from token_service.errors import InvalidRequest
-from token_service.http_support import RequestContext
+from token_service.http_support import (
+    RequestContext,
+    optional_minutes,
+    optional_scopes,
+    read_json_object,
+)
+from token_service.identity_service import TokenRequest, validate_token_request
 from token_service.runtime import Runtime, get_runtime
 
 IDENTITY_ID_PATTERN = re.compile(r"8:acs:[0-9a-fA-F-]{36}_[A-Za-z0-9-]{1,128}")
@@ -48,3 +54,9 @@ def token_body(communication_user_id: str, token: IssuedToken) -> dict[str, Any]
         "token": token.token,
         "expiresOn": token.expires_on,
     }
+
+
+def token_request(req: func.HttpRequest, runtime: Runtime) -> TokenRequest:
+    """A `{scopes?, expiresInMinutes?}` body, checked against the settings."""
+    body = read_json_object(req, {"scopes", "expiresInMinutes"})
+    return validate_token_request(optional_scopes(body), optional_minutes(body), runtime.settings)

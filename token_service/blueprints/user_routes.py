@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from token_service.blueprints.common import caller, token_body
+from token_service.blueprints.common import caller, token_body, token_request
 from token_service.errors import InvalidRequest, RateLimited, Unauthenticated
 from token_service.http_support import (
     RequestContext,
     endpoint,
     json_response,
     no_content,
-    optional_minutes,
-    optional_scopes,
     read_json_object,
 )
-from token_service.identity_service import validate_token_request
 
 bp = func.Blueprint()
 
@@ -28,8 +25,7 @@ TEAMS_TOKEN_HEADER = "X-Teams-Token"
 async def issue_user_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Get-or-create the caller's ACS identity and issue a token: 201 when created, 200 when found."""
     runtime, principal = await caller(req, context)
-    body = read_json_object(req, {"scopes", "expiresInMinutes"})
-    request = validate_token_request(optional_scopes(body), optional_minutes(body), runtime.settings)
+    request = token_request(req, runtime)
     wait = runtime.token_limiter.acquire(principal.user_key)
     if wait is not None:
         raise RateLimited(
