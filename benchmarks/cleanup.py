@@ -15,7 +15,7 @@ Setup (Azurite and local_azure started for the run, on free loopback ports):
 - fresh identities are registry rows only (identity row + activity-index row, last activity 0-28 days
   ago): the cleanup must never read or touch them, so they need not exist in ACS. They are appended to
   Azurite's saved table database while Azurite is stopped (see `add_fresh_rows` for why).
-Three runs, each the app's own `cleanup_for(runtime).run()` in a fresh child process (as the timer runs
+Three runs, each the app's own `runtime.cleanup().run()` in a fresh child process (as the timer runs
 it), its registry table client wrapped to count the rows returned by queries and point reads:
 1. pacing check: a 1,000-identity registry, all stale (storage is not the ceiling);
 2. control: the 10,000 stale identities alone, 60 s time budget;
@@ -118,18 +118,18 @@ class CountingTable:
 
 
 async def child_run(pace: float, budget: float) -> dict[str, Any]:
-    from token_service.blueprints.cleanup_timer import cleanup_for
     from token_service.runtime import build_runtime
     from token_service.settings import Settings
 
     runtime = build_runtime(Settings.from_env())
-    counting = CountingTable(runtime.registry._table)
-    runtime.registry._table = counting  # type: ignore[assignment]
+    table = runtime.registry._table
+    counting = CountingTable(table._table)
+    table._table = counting  # type: ignore[assignment]
     rss_before = proc_status(os.getpid())
     cpu_before = time.process_time()
     try:
-        cleanup = cleanup_for(
-            runtime, acs_calls_per_second=pace, time_budget_seconds=budget, max_per_run=1_000_000, dry_run=False
+        cleanup = runtime.cleanup(
+            acs_calls_per_second=pace, time_budget_seconds=budget, max_per_run=1_000_000, dry_run=False
         )
         summary = await cleanup.run()
     finally:
@@ -177,7 +177,8 @@ async def seed_stale(stack: Services, table_name: str, stale: int) -> float:
     from azure.data.tables.aio import TableServiceClient
 
     from token_service.clock import day_key
-    from token_service.registry import ACTIVE, IdentityRecord, Registry
+    from token_service.registry import IdentityRecord, IdentityState, Registry
+    from token_service.registry.table import Table
 
     now = datetime.now(UTC)
     rng = random.Random(4)
@@ -185,7 +186,7 @@ async def seed_stale(stack: Services, table_name: str, stale: int) -> float:
     service = TableServiceClient.from_connection_string(
         stack.azurite.connection_string, transport=AioHttpTransport(use_env_settings=False)
     )
-    registry = Registry(service.get_table_client(table_name), service)
+    registry = Registry(Table(service.get_table_client(table_name), service))
     await registry.ensure_table()
     settings = stack.local_azure.settings
     stack.local_azure.set_faults(latency_ms=0, rate_limits={"create": {"limit": 1_000_000_000, "window_seconds": 30}})
@@ -213,8 +214,8 @@ async def seed_stale(stack: Services, table_name: str, stale: int) -> float:
             owner=owner,
             created_at=last - timedelta(days=1),
             last_token_at=last,
-            scopes="voip",
-            state=ACTIVE,
+            scopes=("voip",),
+            state=IdentityState.ACTIVE,
             activity_day=day_key(last),
             mapping_etag=mapping_etag,
         )
@@ -249,7 +250,7 @@ def add_fresh_rows(db_file: Path, table_name: str, resource_id: str, count: int)
     need to exist (they are never read). Written as the SDK would write them.
     """
     from token_service.clock import day_key
-    from token_service.registry import ACTIVE, ACTIVITY_PREFIX
+    from token_service.registry import ACTIVITY_PREFIX, IdentityState
 
     rng = random.Random(5)
     document = json.loads(db_file.read_text(encoding="utf-8"))
@@ -287,7 +288,7 @@ def add_fresh_rows(db_file: Path, table_name: str, resource_id: str, count: int)
                 "created_at": azurite_time(last - timedelta(days=1)),
                 "created_at@odata.type": dt,
                 "scopes": "voip",
-                "state": ACTIVE,
+                "state": IdentityState.ACTIVE.value,
                 "activity_day": day_key(last),
                 "mapping_etag": "",
                 "last_token_at": azurite_time(last),
@@ -321,7 +322,7 @@ async def verify(stack: Services, table_name: str, fresh_sample: list[str]) -> d
     """After the runs: every tombstoned identity is gone from ACS and every live stale one is still
     indexed; a sample of fresh rows is untouched; no deletion is left half done."""
     from token_service.clock import day_key
-    from token_service.registry import ACTIVE, DELETED, Registry
+    from token_service.registry import IdentityState, Registry
 
     live = {identity["id"] for identity in stack.local_azure.identities(live_only=True)}
     registry = Registry.from_connection_string(stack.azurite.connection_string, table_name)
@@ -329,7 +330,7 @@ async def verify(stack: Services, table_name: str, fresh_sample: list[str]) -> d
         untouched = 0
         for acs_id in fresh_sample:
             record = await registry.get_identity(acs_id)
-            if record is not None and record.state == ACTIVE and record.deleted_at is None:
+            if record is not None and record.state == IdentityState.ACTIVE and record.deleted_at is None:
                 untouched += 1
         pending = [acs_id async for acs_id, _ in registry.pending_deletions()]
         # Stale rows live in day partitions >= 31 days old, fresh ones in the last 29 days: read only the former.
@@ -340,7 +341,7 @@ async def verify(stack: Services, table_name: str, fresh_sample: list[str]) -> d
         tombstoned_but_live = 0
         for acs_id in sample:
             record = await registry.get_identity(acs_id)
-            if record is not None and record.state == DELETED and acs_id in live:
+            if record is not None and record.state == IdentityState.DELETED and acs_id in live:
                 tombstoned_but_live += 1
     finally:
         await registry.close()
@@ -570,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
                 "appended to Azurite's saved table database while it was stopped",
                 "phases": "pacing check (small stale-only registry, own table), control (the 10,000 stale only), "
                 "then the full registry (the control's table plus the fresh rows)",
-                "run": "child process: build_runtime(Settings.from_env()) then cleanup_for(runtime).run()",
+                "run": "child process: build_runtime(Settings.from_env()) then runtime.cleanup().run()",
                 "rows_read": "rows returned by query_entities and get_entity on the registry's table client",
                 "calls_per_second": "local_azure's 204 counts for revoke and delete / the run's duration",
                 "memory": "VmHWM of the child process (interpreter, imports, runtime and the run)",

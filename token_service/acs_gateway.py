@@ -8,7 +8,7 @@ a Retry-After longer than the caller can wait is passed back (as 429) instead of
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -43,10 +43,6 @@ class IssuedToken:
 
     token: str
     expires_on: str
-
-    @property
-    def expires_at(self) -> datetime:
-        return datetime.fromisoformat(self.expires_on)
 
 
 @dataclass(frozen=True)
@@ -108,7 +104,9 @@ class AcsGateway:
     async def close(self) -> None:
         await self._client.close()
 
-    async def create_identity(self, scopes: list[str] | None, minutes: int | None) -> tuple[str, IssuedToken | None]:
+    async def create_identity(
+        self, scopes: Sequence[str] | None, minutes: int | None
+    ) -> tuple[str, IssuedToken | None]:
         """Create an identity, with a token when scopes are given (one ACS call either way).
 
         A lost response is not retried (`retry_read=0`): ACS creates are not idempotent, and a retry
@@ -118,7 +116,7 @@ class AcsGateway:
             user, token = await self._call(
                 "create",
                 self._client.create_user_and_token(
-                    scopes,
+                    list(scopes),
                     token_expires_in=_minutes(minutes),
                     retry_read=0,
                 ),
@@ -127,12 +125,12 @@ class AcsGateway:
         user = await self._call("create", self._client.create_user(retry_read=0))
         return user.properties["id"], None
 
-    async def issue_token(self, user_id: str, scopes: list[str], minutes: int | None) -> IssuedToken:
+    async def issue_token(self, user_id: str, scopes: Sequence[str], minutes: int | None) -> IssuedToken:
         token = await self._call(
             "issue",
             self._client.get_token(
                 CommunicationUserIdentifier(user_id),
-                scopes,
+                list(scopes),
                 token_expires_in=_minutes(minutes),
             ),
         )

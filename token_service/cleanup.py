@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,7 +21,7 @@ from token_service.acs_gateway import AcsGateway
 from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottled
 from token_service.pacing import Pacer
-from token_service.registry import ACTIVE, DELETED, DELETING, ActivityEntry, Registry
+from token_service.registry import ActivityEntry, IdentityState, Registry
 
 log = logging.getLogger("token_service.cleanup")
 STALE_REASON = "stale"
@@ -66,6 +66,10 @@ class CleanupPolicy:
     concurrency: int = 32
     acs_calls_per_second: float = 16.0  # ACS: 500 revokes and 500 deletes per 30 s per resource
 
+    def cutoff(self, now: datetime) -> datetime:
+        """Identities whose last activity is before this are stale."""
+        return now - timedelta(days=self.stale_days)
+
 
 class StaleIdentityCleanup:
     def __init__(
@@ -88,7 +92,7 @@ class StaleIdentityCleanup:
         summary = CleanupSummary(dry_run=self._policy.dry_run)
         started = time.monotonic()
         deadline = started + self._policy.time_budget_seconds
-        cutoff = self._clock() - timedelta(days=self._policy.stale_days)
+        cutoff = self._policy.cutoff(self._clock())
         queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self._policy.concurrency * 2)
 
         async def feed_then_stop() -> None:
@@ -119,9 +123,7 @@ class StaleIdentityCleanup:
                     return
                 taken += 1
                 await queue.put(_Resume(acs_id, reason))
-        # Partitions are days: everything before the cutoff's day, plus the cutoff day itself, filtered.
-        next_day = day_key(cutoff + timedelta(days=1))
-        async for entry in self._registry.stale_activity(next_day):
+        async for entry in self._scan(cutoff):
             summary.scanned += 1
             if entry.last_activity >= cutoff:
                 continue
@@ -133,6 +135,16 @@ class StaleIdentityCleanup:
                 summary.would_delete.append(entry.acs_id)
                 continue
             await queue.put(entry)
+
+    async def count_stale(self) -> int:
+        """How many identities are stale now: what a run without limits would take."""
+        cutoff = self._policy.cutoff(self._clock())
+        return sum([1 async for entry in self._scan(cutoff) if entry.last_activity < cutoff])
+
+    def _scan(self, cutoff: datetime) -> AsyncIterator[ActivityEntry]:
+        """Candidates: partitions are days, so everything before the cutoff's day plus that day itself
+        (callers filter the cutoff day by time)."""
+        return self._registry.stale_activity(day_key(cutoff + timedelta(days=1)))
 
     def _out_of_budget(self, summary: CleanupSummary, deadline: float, taken: int) -> bool:
         if taken >= self._policy.max_per_run:
@@ -172,10 +184,10 @@ class StaleIdentityCleanup:
     async def _recheck(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
         """The row changed since the index saw it: decide again from the row itself."""
         record = await self._registry.get_identity(entry.acs_id)
-        if record is None or record.state == DELETED:
+        if record is None or record.state == IdentityState.DELETED:
             await self._registry.drop_activity(entry.day, entry.acs_id)
             return
-        if record.state == DELETING:
+        if record.state == IdentityState.DELETING:
             # Claimed earlier (by a run that was stopped, or by a request still at it): finish it.
             # Every step is idempotent, so finishing twice is harmless.
             summary.resumed += 1
@@ -188,8 +200,7 @@ class StaleIdentityCleanup:
                 summary,
             )
             return
-        cutoff = self._clock() - timedelta(days=self._policy.stale_days)
-        if record.last_activity >= cutoff:
+        if record.last_activity >= self._policy.cutoff(self._clock()):
             summary.survived += 1
             await self._registry.put_activity(record)  # re-index under its real day, with its etag
             if record.activity_day != entry.day:
@@ -216,7 +227,7 @@ class StaleIdentityCleanup:
         """Finish a deletion a previous run (or a request) started."""
         summary.resumed += 1
         record = await self._registry.get_identity(acs_id)
-        if record is None or record.state == ACTIVE:
+        if record is None or record.state == IdentityState.ACTIVE:
             # Claim never landed on the row (killed between the two writes): nothing was done in ACS.
             await self._registry.drop_pending_marker(acs_id)
             return

@@ -14,12 +14,9 @@ import json
 import os
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
-from token_service.blueprints.cleanup_timer import cleanup_for
 from token_service.cleanup import CleanupSummary
-from token_service.clock import day_key
 from token_service.errors import ServiceError
 from token_service.runtime import build_runtime
 from token_service.settings import Settings, SettingsError
@@ -63,11 +60,8 @@ async def run(args: argparse.Namespace) -> CleanupSummary:
         overrides["time_budget_seconds"] = args.budget
     runtime = build_runtime(settings)
     try:
-        cleanup = cleanup_for(runtime, **overrides)
-        cutoff = runtime.clock() - timedelta(days=settings.stale_identity_days)
-        total = 0
-        async for entry in runtime.registry.stale_activity(day_key(cutoff + timedelta(days=1))):
-            total += entry.last_activity < cutoff
+        cleanup = runtime.cleanup(**overrides)
+        total = await cleanup.count_stale()
         print(f"{total} identities idle for more than {settings.stale_identity_days} days", file=sys.stderr)
         cleanup.progress = ProgressBar(min(total, args.max or settings.cleanup_max_per_run))
         summary = await cleanup.run()

@@ -17,16 +17,10 @@ from datetime import datetime, timedelta
 
 from token_service.acs_gateway import AcsGateway, IssuedToken
 from token_service.clock import Clock, day_key
-from token_service.errors import (
-    IdentityNotFound,
-    InvalidExpiry,
-    InvalidScope,
-    NotConfigured,
-    RegistryUnavailable,
-    ServiceError,
-)
-from token_service.registry import ACTIVE, CREATING, Conflict, IdentityRecord, Registry, UserMapping
-from token_service.settings import MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES, Settings
+from token_service.errors import IdentityNotFound, NotConfigured, RegistryUnavailable, ServiceError
+from token_service.registry import Conflict, IdentityRecord, IdentityState, MappingState, Registry, UserMapping
+from token_service.settings import Settings
+from token_service.token_rules import TokenRequest
 
 log = logging.getLogger("token_service.identity")
 
@@ -39,28 +33,10 @@ POLL_INTERVAL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
-class TokenRequest:
-    scopes: list[str]
-    minutes: int
-
-
-@dataclass(frozen=True)
 class UserToken:
     communication_user_id: str
     token: IssuedToken
     created: bool
-
-
-def validate_token_request(scopes: list[str] | None, minutes: int | None, settings: Settings) -> TokenRequest:
-    """Apply ALLOWED_SCOPES and the 60-1440 minute range; defaults from settings."""
-    chosen = list(dict.fromkeys(scopes)) if scopes else sorted(settings.allowed_scopes)
-    refused = [scope for scope in chosen if scope not in settings.allowed_scopes]
-    if refused:
-        raise InvalidScope(f"scopes not allowed: {refused}; allowed: {sorted(settings.allowed_scopes)}")
-    chosen_minutes = settings.default_token_minutes if minutes is None else minutes
-    if not MIN_TOKEN_MINUTES <= chosen_minutes <= MAX_TOKEN_MINUTES:
-        raise InvalidExpiry(f"expiresInMinutes must be between {MIN_TOKEN_MINUTES} and {MAX_TOKEN_MINUTES}")
-    return TokenRequest(chosen, chosen_minutes)
 
 
 @dataclass
@@ -95,7 +71,7 @@ class IdentityService:
         while time.monotonic() < deadline:
             mapping = await self._registry.get_mapping(user_key)
             try:
-                if mapping is None or mapping.state != ACTIVE or mapping.acs_id is None:
+                if mapping is None or mapping.state != MappingState.ACTIVE or mapping.acs_id is None:
                     result = await self._create_or_wait(user_key, mapping, request)
                 else:
                     result = await self._issue_for_mapping(user_key, mapping, request)
@@ -105,18 +81,18 @@ class IdentityService:
                 return result
         raise RegistryUnavailable("timed out waiting for this user's identity to be created", retry_after=1)
 
-    async def delete_for_user(self, user_key: str) -> str:
+    async def delete_for_user(self, user_key: str) -> None:
         mapping = await self._registry.get_mapping(user_key)
         if mapping is None or mapping.acs_id is None:
             raise IdentityNotFound("you have no identity")
         await self.delete(mapping.acs_id, "user-request")
-        return mapping.acs_id
 
     async def _create_or_wait(
         self, user_key: str, mapping: UserMapping | None, request: TokenRequest
     ) -> UserToken | None:
         now = self._clock()
-        if mapping is not None and mapping.state == CREATING and mapping.lease_until and mapping.lease_until > now:
+        lease = mapping.lease_until if mapping is not None and mapping.state == MappingState.CREATING else None
+        if lease is not None and lease > now:
             await asyncio.sleep(POLL_INTERVAL_SECONDS)  # another call is creating it right now
             return None
         claim = await self._registry.claim_mapping(user_key, now + CREATION_LEASE, mapping)
@@ -154,7 +130,7 @@ class IdentityService:
             record = await self._registry.insert_identity(
                 self._new_record(mapping.acs_id, user_key, request, self._clock(), mapping.etag)
             )
-        if record.state != ACTIVE:
+        if record.state != IdentityState.ACTIVE:
             # Being deleted (cleanup or a delete in flight): the user gets a fresh identity instead.
             claim = await self._registry.claim_mapping(user_key, self._clock() + CREATION_LEASE, mapping)
             return await self._create_for_claim(claim, request)
@@ -179,8 +155,8 @@ class IdentityService:
             owner=None,
             created_at=now,
             last_token_at=now if token else None,
-            scopes=",".join(request.scopes) if request else "",
-            state=ACTIVE,
+            scopes=request.scopes if request else (),
+            state=IdentityState.ACTIVE,
             activity_day=day_key(now),
         )
         try:
@@ -223,7 +199,7 @@ class IdentityService:
         by the next attempt or by the cleanup run, never forgotten."""
         for _ in range(5):
             record = await self._live_record(acs_id, allow_deleting=True)
-            if record.state == ACTIVE:
+            if record.state == IdentityState.ACTIVE:
                 try:
                     record = await self._registry.mark_deleting(record, reason, self._clock())
                 except Conflict:
@@ -253,17 +229,17 @@ class IdentityService:
 
     async def _live_record(self, acs_id: str, allow_deleting: bool = False) -> IdentityRecord:
         record = await self._registry.get_identity(acs_id)
-        if record is None or record.state == "deleted" or (record.state != ACTIVE and not allow_deleting):
+        live = (IdentityState.ACTIVE, IdentityState.DELETING) if allow_deleting else (IdentityState.ACTIVE,)
+        if record is None or record.state not in live:
             raise IdentityNotFound("no live identity with this id")
         return record
 
     async def _touch(self, record: IdentityRecord, request: TokenRequest) -> IdentityRecord:
         """Record the issue before making it, so a cleanup deciding concurrently loses the etag race."""
         now = self._clock()
-        scopes = ",".join(request.scopes)
-        if now - record.last_activity < ACTIVITY_RESOLUTION and record.scopes == scopes:
+        if now - record.last_activity < ACTIVITY_RESOLUTION and record.scopes == request.scopes:
             return record
-        return await self._registry.touch_identity(record, now, scopes)
+        return await self._registry.touch_identity(record, now, request.scopes)
 
     def _new_record(
         self, acs_id: str, owner: str, request: TokenRequest, now: datetime, mapping_etag: str | None
@@ -273,8 +249,8 @@ class IdentityService:
             owner=owner,
             created_at=now,
             last_token_at=now,
-            scopes=",".join(request.scopes),
-            state=ACTIVE,
+            scopes=request.scopes,
+            state=IdentityState.ACTIVE,
             activity_day=day_key(now),
             mapping_etag=mapping_etag,
         )

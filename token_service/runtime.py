@@ -7,12 +7,14 @@ Created on first use (after the host has set the app settings) and reused by eve
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from azure.identity.aio import DefaultAzureCredential
 
 from token_service.acs_gateway import AcsGateway
 from token_service.caller_auth import CallerAuthenticator
+from token_service.cleanup import CleanupPolicy, StaleIdentityCleanup
 from token_service.clock import Clock, system_clock
 from token_service.credential_gate import FailFastCredential
 from token_service.identity_service import IdentityService
@@ -33,6 +35,19 @@ class Runtime:
     auth: CallerAuthenticator
     token_limiter: SlidingWindowLimiter
     clock: Clock
+
+    def cleanup(self, **overrides: Any) -> StaleIdentityCleanup:
+        """The stale-identity cleanup as the settings define it; `overrides` change policy fields (CLI
+        flags, tests)."""
+        settings = self.settings
+        policy = CleanupPolicy(
+            stale_days=settings.stale_identity_days,
+            max_per_run=settings.cleanup_max_per_run,
+            time_budget_seconds=settings.cleanup_time_budget_seconds,
+            dry_run=settings.cleanup_dry_run,
+            acs_calls_per_second=settings.cleanup_acs_calls_per_second,
+        )
+        return StaleIdentityCleanup(self.registry, self.background_acs, self.clock, replace(policy, **overrides))
 
     async def close(self) -> None:
         await self.acs.close()

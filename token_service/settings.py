@@ -8,9 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-ACS_SCOPES = frozenset({"chat", "voip", "chat.join", "chat.join.limited", "voip.join"})
-MIN_TOKEN_MINUTES = 60
-MAX_TOKEN_MINUTES = 1440
+from token_service.token_rules import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES
 
 
 class SettingsError(ValueError):

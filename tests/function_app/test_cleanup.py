@@ -13,10 +13,9 @@ import pytest
 
 from tests.function_app.conftest import Caller, new_user
 from token_service.acs_gateway import AcsCall, AcsGateway
-from token_service.blueprints.cleanup_timer import cleanup_for
 from token_service.cleanup import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
-from token_service.identity_service import validate_token_request
-from token_service.registry import ACTIVE, DELETED, ActivityEntry, Registry
+from token_service.http.inputs import checked_token_request
+from token_service.registry import ActivityEntry, IdentityState, Registry
 from token_service.runtime import Runtime, build_runtime, reset_runtime
 from token_service.settings import Settings
 
@@ -45,7 +44,7 @@ class World:
 
     async def user_identity(self, user: str, at: datetime) -> str:
         self.clock[0] = at
-        request = validate_token_request(None, None, self.runtime.settings)
+        request = checked_token_request(None, None, self.runtime.settings)
         result = await self.runtime.identities.token_for_user(user, request)
         return result.communication_user_id
 
@@ -66,7 +65,7 @@ class World:
         self.clock[0] = NOW
 
     def cleanup(self, **changes: Any) -> StaleIdentityCleanup:
-        return cleanup_for(self.runtime, **changes)
+        return self.runtime.cleanup(**changes)
 
     async def assert_converged(self) -> None:
         """The state an uninterrupted run leaves: stale gone everywhere, fresh untouched, no leftovers."""
@@ -76,13 +75,13 @@ class World:
         registry = self.runtime.registry
         for acs_id in self.stale_ids:
             record = await registry.get_identity(acs_id)
-            assert record is not None and record.state == DELETED, (acs_id, record)
+            assert record is not None and record.state == IdentityState.DELETED, (acs_id, record)
             assert record.deleted_reason == "stale"
         for user in self.stale_users:
             assert await registry.get_mapping(user) is None
         for user, acs_id in self.fresh_users.items():
             record = await registry.get_identity(acs_id)
-            assert record is not None and record.state == ACTIVE
+            assert record is not None and record.state == IdentityState.ACTIVE
             mapping = await registry.get_mapping(user)
             assert mapping is not None and mapping.acs_id == acs_id
         assert [acs_id async for acs_id, _ in registry.pending_deletions()] == []
@@ -129,7 +128,7 @@ async def test_dry_run_changes_nothing(world: World) -> None:
     assert {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)} == live_before
     for acs_id in world.stale_ids:
         record = await world.runtime.registry.get_identity(acs_id)
-        assert record is not None and record.state == ACTIVE
+        assert record is not None and record.state == IdentityState.ACTIVE
 
 
 async def test_token_issued_while_the_run_decides_wins(world: World) -> None:
@@ -141,16 +140,16 @@ async def test_token_issued_while_the_run_decides_wins(world: World) -> None:
     class RacingRegistry(Registry):
         async def claim_for_cleanup(self, entry: ActivityEntry, reason: str, now: datetime) -> bool:
             world.clock[0] = NOW
-            request = validate_token_request(None, None, runtime.settings)
+            request = checked_token_request(None, None, runtime.settings)
             await runtime.identities.token_for_user(user, request)  # real token issue, real storage
             return await super().claim_for_cleanup(entry, reason, now)
 
-    registry = RacingRegistry(runtime.registry._table, runtime.registry._service)
+    registry = RacingRegistry(runtime.registry._table)
     cleanup = StaleIdentityCleanup(registry, runtime.background_acs, runtime.clock, CleanupPolicy(30, 100, 60, False))
     summary = await cleanup.run()
     assert (summary.stale, summary.deleted, summary.survived) == (1, 0, 1)
     record = await runtime.registry.get_identity(acs_id)
-    assert record is not None and record.state == ACTIVE
+    assert record is not None and record.state == IdentityState.ACTIVE
     assert acs_id in {i["id"] for i in world.caller.local_azure.identities(live_only=True)}
 
 

@@ -166,13 +166,13 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
 ) -> None:
     """A waiter reads the completed mapping before the creator writes the identity row, and writes it
     itself. The creator must take that row as its own, not undo the identity (seen under load in CI)."""
-    from token_service.identity_service import validate_token_request
+    from token_service.http.inputs import checked_token_request
     from token_service.registry import Registry, UserMapping
 
     runtime = build_runtime(Settings.from_env(app_environment))
     await reset_runtime(runtime)
     user = new_user()
-    request = validate_token_request(None, None, runtime.settings)
+    request = checked_token_request(None, None, runtime.settings)
     waiter_result = []
 
     class RacingRegistry(Registry):
@@ -181,7 +181,7 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
             waiter_result.append(await runtime.identities._issue_for_mapping(user, mapping, request))
             return mapping
 
-    racing = RacingRegistry(runtime.registry._table, runtime.registry._service)
+    racing = RacingRegistry(runtime.registry._table)
     runtime.identities._registry = racing
     before = {identity["id"] for identity in caller.local_azure.identities(live_only=True)}
     result = await runtime.identities.token_for_user(user, request)

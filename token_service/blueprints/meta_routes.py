@@ -8,8 +8,9 @@ from typing import Any
 
 import azure.functions as func
 
-from token_service.http_support import RequestContext, endpoint, json_response
-from token_service.openapi import openapi_document
+from token_service.http.endpoint import ANONYMOUS, RequestContext, http_function
+from token_service.http.openapi import openapi_document
+from token_service.http.responses import json_response
 from token_service.runtime import get_runtime
 
 bp = func.Blueprint()
@@ -30,9 +31,7 @@ async def _timed(check: Any) -> dict[str, Any]:
     return result
 
 
-@bp.function_name("health")
-@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint("health", "health")
+@http_function(bp, "health", "GET", ANONYMOUS)
 async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Liveness plus readiness of the registry and of the managed identity for ACS."""
     runtime = get_runtime()
@@ -44,8 +43,6 @@ async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpRes
     return json_response(body, 200 if ready else 503, no_store=True)
 
 
-@bp.function_name("openapi")
-@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint("openapi", "openapi.json")
+@http_function(bp, "openapi.json", "GET", ANONYMOUS)
 async def openapi(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     return json_response(openapi_document(get_runtime().settings))

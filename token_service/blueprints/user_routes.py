@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from token_service.blueprints.common import caller, token_body, token_request
 from token_service.errors import InvalidRequest, RateLimited, Unauthenticated
-from token_service.http_support import (
-    RequestContext,
-    endpoint,
-    json_response,
-    no_content,
-    read_json_object,
-)
+from token_service.http.callers import caller
+from token_service.http.endpoint import ANONYMOUS, RequestContext, http_function
+from token_service.http.inputs import read_json_object, token_request
+from token_service.http.responses import json_response, no_content, token_body
 
 bp = func.Blueprint()
 
 TEAMS_TOKEN_HEADER = "X-Teams-Token"
 
 
-@bp.function_name("issue_user_token")
-@bp.route(route="token", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint("issue_user_token", "token")
+@http_function(bp, "token", "POST", ANONYMOUS)
 async def issue_user_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Get-or-create the caller's ACS identity and issue a token: 201 when created, 200 when found."""
     runtime, principal = await caller(req, context)
-    request = token_request(req, runtime)
+    request = token_request(req, runtime.settings)
     wait = runtime.token_limiter.acquire(principal.user_key)
     if wait is not None:
         raise RateLimited(
@@ -36,13 +30,11 @@ async def issue_user_token(req: func.HttpRequest, context: RequestContext) -> fu
     return json_response(token_body(result.communication_user_id, result.token), status, no_store=True)
 
 
-@bp.function_name("exchange_teams_token")
-@bp.route(route="token/teams", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint("exchange_teams_token", "token/teams")
+@http_function(bp, "token/teams", "POST", ANONYMOUS)
 async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Exchange the caller's Entra ID token (header X-Teams-Token, never the URL) for an ACS token."""
     runtime, principal = await caller(req, context)
-    read_json_object(req, set())
+    read_json_object(req)
     entra_token = (req.headers.get(TEAMS_TOKEN_HEADER) or "").strip()
     if not entra_token:
         raise InvalidRequest(f"the Teams user's Entra ID token goes in the {TEAMS_TOKEN_HEADER} header")
@@ -53,9 +45,7 @@ async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -
     return json_response(body, 200, no_store=True)
 
 
-@bp.function_name("delete_me")
-@bp.route(route="me", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint("delete_me", "me")
+@http_function(bp, "me", "DELETE", ANONYMOUS)
 async def delete_me(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Revoke and delete the caller's own identity; the next token request creates a new one."""
     runtime, principal = await caller(req, context)

@@ -1,18 +1,29 @@
-"""The OpenAPI 3.1 description of the HTTP API; a test holds it against the registered functions."""
+"""The OpenAPI 3.1 description of the HTTP API; a test holds it against the registered functions.
+
+Bounds, scopes, the id pattern and the record states come from the same constants the code enforces.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from token_service.settings import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES, Settings
+from token_service.registry import IdentityState
+from token_service.settings import Settings
+from token_service.token_rules import (
+    ACS_SCOPES,
+    IDENTITY_ID_EXAMPLE,
+    IDENTITY_ID_PATTERN,
+    MAX_TOKEN_MINUTES,
+    MIN_TOKEN_MINUTES,
+)
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 ID_PARAMETER = {
     "name": "id",
     "in": "path",
     "required": True,
-    "description": "ACS identity id, percent-encoded (8:acs:<resource id>_<id>)",
-    "schema": {"type": "string", "pattern": r"^8:acs:[0-9a-fA-F-]{36}_[A-Za-z0-9-]{1,128}$"},
+    "description": f"ACS identity id, percent-encoded ({IDENTITY_ID_EXAMPLE})",
+    "schema": {"type": "string", "pattern": f"^{IDENTITY_ID_PATTERN}$"},
 }
 
 
@@ -205,7 +216,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                     "required": ["communicationUserId", "state", "createdAt"],
                     "properties": {
                         "communicationUserId": {"type": "string"},
-                        "state": {"type": "string", "enum": ["active", "deleting", "deleted"]},
+                        "state": {"type": "string", "enum": [state.value for state in IdentityState]},
                         "owner": {"type": ["string", "null"]},
                         "createdAt": {"type": "string", "format": "date-time"},
                         "lastTokenIssuedAt": {"type": ["string", "null"], "format": "date-time"},

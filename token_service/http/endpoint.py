@@ -1,0 +1,82 @@
+"""The one decorator every HTTP function uses: route, error mapping and the request's log line.
+
+`@http_function(bp, "identities/{id}", "GET", ADMIN)` registers the handler under its own `__name__`
+(as azure-functions does without `function_name`), so each endpoint is named once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import azure.functions as func
+
+from token_service.errors import ServiceError
+from token_service.http.responses import problem_response
+from token_service.observability import log_request, start_request
+
+log = logging.getLogger("token_service.http")
+
+Handler = Callable[[func.HttpRequest, "RequestContext"], Awaitable[func.HttpResponse]]
+ANONYMOUS = func.AuthLevel.ANONYMOUS
+ADMIN = func.AuthLevel.FUNCTION  # admin routes: the admin app role AND a function key
+
+
+class RequestContext:
+    """Per-request facts the log line needs; handlers fill in the user once authenticated."""
+
+    user_key: str | None = None
+
+
+def http_function(
+    blueprint: func.Blueprint, route: str, method: str, auth_level: func.AuthLevel
+) -> Callable[[Handler], Any]:
+    """Register `handler` as the HTTP function `handler.__name__` on `route` for `method`."""
+
+    def register(handler: Handler) -> Any:
+        wrapped = _with_errors_and_log(handler, route)
+        return blueprint.route(route=route, methods=[method], auth_level=auth_level)(wrapped)
+
+    return register
+
+
+def _with_errors_and_log(handler: Handler, route: str) -> Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]:
+    """Domain errors become problem+json, anything unexpected a generic 500; every request ends with one
+    log line."""
+    function_name = handler.__name__
+
+    async def run(req: func.HttpRequest) -> func.HttpResponse:
+        started = time.perf_counter()
+        calls = start_request()
+        context = RequestContext()
+        code: str | None = None
+        try:
+            response = await handler(req, context)
+        except ServiceError as error:
+            code = error.code
+            response = problem_response(error.status, error.code, error.title, error.detail, error.retry_after)
+        except Exception as error:
+            code = "internal_error"
+            # Frames but not the message: a message may quote input, and input may hold a token.
+            frames = "".join(traceback.format_tb(error.__traceback__))
+            log.error("unhandled %s in %s\n%s", type(error).__name__, function_name, frames)
+            response = problem_response(500, code, "Internal error", "an unexpected error occurred")
+        log_request(
+            function=function_name,
+            method=req.method,
+            route=route,
+            status=response.status_code,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            user_key=context.user_key,
+            calls=calls,
+            code=code,
+        )
+        return response
+
+    # Not functools.wraps: the Functions worker reads the signature, which must stay (req).
+    run.__name__ = run.__qualname__ = function_name
+    run.__doc__ = handler.__doc__
+    return run

@@ -1,0 +1,178 @@
+"""The registry's typed rows and their Table Storage encoding (the only place that knows it).
+
+Layout (one table):
+- identity row    PK=RK=<ACS id>                          owner, created, last token, scopes, state;
+                                                          deleted identities keep it as a tombstone.
+- user mapping    PK=RK="user_<sha256(key)>"              user key -> ACS id (state "creating" while
+                                                          the first call creates it, under a lease).
+- activity index  PK="activity_<YYYYMMDD>" RK=<ACS id>    one row per live identity, in the partition of
+                                                          its last activity day, holding the identity row's
+                                                          etag: cleanup reads only old partitions, and a
+                                                          matching etag proves nothing happened since.
+- deleting index  PK="deleting"            RK=<ACS id>    deletions a request started but has not finished;
+                                                          cleanup finishes them (its own claims need no
+                                                          marker: their activity row stays until the end).
+Point rows use their key as both PartitionKey and RowKey: unique in either index (Azurite looks rows up
+by RowKey first; a shared RowKey made every lookup scan all identity rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+ACTIVITY_PREFIX = "activity_"
+DELETING_PARTITION = "deleting"
+USER_PREFIX = "user_"
+
+
+class IdentityState(StrEnum):
+    ACTIVE = "active"
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+class MappingState(StrEnum):
+    CREATING = "creating"  # the first call is creating the user's identity, under a lease
+    ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    acs_id: str
+    owner: str | None
+    created_at: datetime
+    last_token_at: datetime | None
+    scopes: tuple[str, ...]
+    state: IdentityState
+    activity_day: str
+    mapping_etag: str | None = None
+    deleted_at: datetime | None = None
+    deleted_reason: str | None = None
+    etag: str | None = None
+
+    @property
+    def last_activity(self) -> datetime:
+        return self.last_token_at or self.created_at
+
+
+@dataclass(frozen=True)
+class UserMapping:
+    user_key: str
+    acs_id: str | None
+    state: MappingState
+    lease_until: datetime | None
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    """An activity-index row: enough to act on a stale identity without reading its row first."""
+
+    acs_id: str
+    day: str
+    identity_etag: str
+    owner: str | None
+    mapping_etag: str | None
+    last_activity: datetime
+
+
+def is_identity_row(entity: Mapping[str, Any]) -> bool:
+    """For tools that read the table whole (tests, audits): an identity row or tombstone."""
+    key = str(entity["PartitionKey"])
+    return key == entity["RowKey"] and not key.startswith(USER_PREFIX)
+
+
+def is_mapping_row(entity: Mapping[str, Any]) -> bool:
+    key = str(entity["PartitionKey"])
+    return key == entity["RowKey"] and key.startswith(USER_PREFIX)
+
+
+def user_partition(user_key: str) -> str:
+    """Table keys forbid some characters and user keys come from any issuer, so we hash them."""
+    return USER_PREFIX + hashlib.sha256(user_key.encode("utf-8")).hexdigest()
+
+
+def identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": record.acs_id,
+        "RowKey": record.acs_id,
+        "owner": record.owner or "",
+        "created_at": record.created_at,
+        "scopes": ",".join(record.scopes),
+        "state": record.state.value,
+        "activity_day": record.activity_day,
+        "mapping_etag": record.mapping_etag or "",
+    }
+    for name in ("last_token_at", "deleted_at", "deleted_reason"):
+        value = getattr(record, name)
+        if value is not None:
+            entity[name] = value
+    return entity
+
+
+def identity_from_entity(entity: Any) -> IdentityRecord:
+    return IdentityRecord(
+        acs_id=entity["PartitionKey"],
+        owner=entity.get("owner") or None,
+        created_at=entity["created_at"],
+        last_token_at=entity.get("last_token_at"),
+        scopes=tuple(scope for scope in entity.get("scopes", "").split(",") if scope),
+        state=IdentityState(entity.get("state", IdentityState.ACTIVE)),
+        activity_day=entity.get("activity_day", ""),
+        mapping_etag=entity.get("mapping_etag") or None,
+        deleted_at=entity.get("deleted_at"),
+        deleted_reason=entity.get("deleted_reason"),
+        etag=entity.metadata["etag"],
+    )
+
+
+def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
+    key = user_partition(mapping.user_key)
+    entity: dict[str, Any] = {
+        "PartitionKey": key,
+        "RowKey": key,
+        "user_key": mapping.user_key,
+        "acs_id": mapping.acs_id or "",
+        "state": mapping.state.value,
+    }
+    if mapping.lease_until is not None:
+        entity["lease_until"] = mapping.lease_until
+    return entity
+
+
+def mapping_from_entity(entity: Any, user_key: str) -> UserMapping:
+    return UserMapping(
+        user_key=entity.get("user_key", user_key),
+        acs_id=entity.get("acs_id") or None,
+        state=MappingState(entity.get("state", MappingState.ACTIVE)),
+        lease_until=entity.get("lease_until"),
+        etag=entity.metadata["etag"],
+    )
+
+
+def activity_to_entity(record: IdentityRecord) -> dict[str, Any]:
+    assert record.etag is not None
+    return {
+        "PartitionKey": ACTIVITY_PREFIX + record.activity_day,
+        "RowKey": record.acs_id,
+        "identity_etag": record.etag,
+        "owner": record.owner or "",
+        "mapping_etag": record.mapping_etag or "",
+        "last_activity": record.last_activity,
+    }
+
+
+def activity_from_entity(entity: Any) -> ActivityEntry:
+    return ActivityEntry(
+        acs_id=entity["RowKey"],
+        day=entity["PartitionKey"][len(ACTIVITY_PREFIX) :],
+        identity_etag=entity.get("identity_etag", ""),
+        owner=entity.get("owner") or None,
+        mapping_etag=entity.get("mapping_etag") or None,
+        last_activity=entity["last_activity"],
+    )
