@@ -171,9 +171,9 @@ class Services:
         settings = self.local_azure.settings
         return {
             **self.local_azure.client_environment(),
-            "COMMUNICATION_SERVICES_ENDPOINT": str(settings["acs_endpoint"]),
-            "AUTH_ISSUER": str(settings["issuer"]),
-            "AUTH_AUDIENCE": str(settings["default_audience"]),
+            "COMMUNICATION_SERVICES_ENDPOINT": settings.acs_endpoint,
+            "AUTH_ISSUER": settings.issuer,
+            "AUTH_AUDIENCE": settings.default_audience,
             "AUTH_ADMIN_ROLE": "TokenService.Admin",
             "AzureWebJobsStorage": self.azurite.connection_string,
             "REGISTRY_TABLE": "bench" + uuid.uuid4().hex[:12],

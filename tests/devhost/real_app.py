@@ -35,7 +35,7 @@ class RealAppHost:
 
     @property
     def mint_url(self) -> str:
-        return str(self.local_azure.settings["issuer_mint_url"])
+        return self.local_azure.settings.issuer_mint_url
 
     def admin_token(self) -> str:
         return self.local_azure.mint_user_token("test-admin", roles=[self.env["AUTH_ADMIN_ROLE"]])
@@ -49,13 +49,13 @@ def real_app_environment(
     return {
         **os.environ,
         **local_azure.client_environment(),
-        "COMMUNICATION_SERVICES_ENDPOINT": str(settings["acs_endpoint"]),
-        "AUTH_ISSUER": str(settings["issuer"]),
-        "AUTH_AUDIENCE": str(settings["default_audience"]),
+        "COMMUNICATION_SERVICES_ENDPOINT": settings.acs_endpoint,
+        "AUTH_ISSUER": settings.issuer,
+        "AUTH_AUDIENCE": settings.default_audience,
         "AUTH_ADMIN_ROLE": "TokenService.Admin",
         "AzureWebJobsStorage": azurite.connection_string,
         "REGISTRY_TABLE": "devhost" + uuid.uuid4().hex[:12],
-        "DEV_ISSUER_MINT_URL": str(settings["issuer_mint_url"]),
+        "DEV_ISSUER_MINT_URL": settings.issuer_mint_url,
         "PYTHONUNBUFFERED": "1",
         **(extra or {}),
     }

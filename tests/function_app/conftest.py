@@ -24,11 +24,11 @@ TEAMS_APP_ID = "2f1c5a4e-0000-4000-8000-00000000a11e"
 def app_environment(local_azure: LocalAzureProcess, azurite: AzuriteProcess) -> Iterator[dict[str, str]]:
     settings = local_azure.settings
     values = {
-        "COMMUNICATION_SERVICES_ENDPOINT": settings["acs_endpoint"],
+        "COMMUNICATION_SERVICES_ENDPOINT": settings.acs_endpoint,
         "AzureWebJobsStorage": azurite.connection_string,
         "REGISTRY_TABLE": "registry" + uuid.uuid4().hex[:8],
-        "AUTH_ISSUER": settings["issuer"],
-        "AUTH_AUDIENCE": settings["default_audience"],
+        "AUTH_ISSUER": settings.issuer,
+        "AUTH_AUDIENCE": settings.default_audience,
         "AUTH_ADMIN_ROLE": ADMIN_ROLE,
         "TEAMS_APP_ID": TEAMS_APP_ID,
         "ALLOWED_SCOPES": "chat,voip",
