@@ -11,20 +11,22 @@ HOUR = 3600.0
 LIVENESS = 60.0  # only bounds a hang; a correct pacer returns at once
 
 
-async def still_waiting(task: asyncio.Task[None]) -> bool:
-    """True when `task` has not finished after the loop ran everything else that was ready."""
-    await asyncio.wait({task}, timeout=0.05)
-    return not task.done()
+async def held(pacer: Pacer, callers: int = 1) -> bool:
+    """True when every one of `callers` new wait_turn() calls is still waiting once the loop ran all
+    else that was ready; the calls are cancelled afterwards."""
+    tasks = [asyncio.create_task(pacer.wait_turn()) for _ in range(callers)]
+    try:
+        await asyncio.wait(tasks, timeout=0.05)
+        return not any(task.done() for task in tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def test_the_first_call_goes_at_once_the_next_waits_its_slot() -> None:
     pacer = Pacer(1 / HOUR)
     await asyncio.wait_for(pacer.wait_turn(), LIVENESS)
-    second = asyncio.create_task(pacer.wait_turn())
-    try:
-        assert await still_waiting(second)
-    finally:
-        second.cancel()
+    assert await held(pacer)
 
 
 async def test_a_fast_pace_lets_many_calls_through() -> None:
@@ -35,24 +37,14 @@ async def test_a_fast_pace_lets_many_calls_through() -> None:
 async def test_pause_holds_every_caller() -> None:
     pacer = Pacer(1_000_000)
     pacer.pause(HOUR)
-    waiting = [asyncio.create_task(pacer.wait_turn()) for _ in range(3)]
-    try:
-        for task in waiting:
-            assert await still_waiting(task)
-    finally:
-        for task in waiting:
-            task.cancel()
+    assert await held(pacer, callers=3)
 
 
 async def test_a_shorter_pause_does_not_shorten_a_longer_one() -> None:
     pacer = Pacer(1_000_000)
     pacer.pause(HOUR)
     pacer.pause(0)
-    task = asyncio.create_task(pacer.wait_turn())
-    try:
-        assert await still_waiting(task)
-    finally:
-        task.cancel()
+    assert await held(pacer)
 
 
 async def test_a_zero_pause_on_a_fresh_pacer_changes_nothing() -> None:
