@@ -1,9 +1,10 @@
 """`make run`: Azurite, local_azure and the function app on http://localhost:7071, stopped together.
 
 The function app runs under `func start` when Azure Functions Core Tools is on PATH, else under the
-devhost. Its environment is ours plus what local_azure generated (CA bundle, managed-identity
-endpoint, ACS endpoint, issuer), which wins over local.settings.json because process environment
-variables take precedence there. Every child runs in its own process group and is stopped by pid.
+devhost. Its environment is ours plus what local_azure and Azurite generated (devtools.app_settings:
+CA bundle, managed-identity endpoint, ACS endpoint, issuer, storage), which wins over local.settings.json
+because process environment variables take precedence there. Every child runs in its own process
+group and is stopped by pid.
 """
 
 from __future__ import annotations
