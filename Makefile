@@ -30,7 +30,7 @@ web-build: $(NODE_STAMP)
 # Azurite + local_azure + the function app (func start if installed, else the devhost) on :7071.
 # Options go through RUN_ARGS, e.g. make run RUN_ARGS="--port 7072".
 run: install
-	$(PY) -m devhost.run $(RUN_ARGS)
+	$(PY) -m devtools.run $(RUN_ARGS)
 
 test: install
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo 'make: chromium not installed; browser tests will fail'

@@ -192,10 +192,10 @@ async def seed_stale(stack: Services, table_name: str, stale: int) -> float:
     stack.local_azure.set_faults(latency_ms=0, rate_limits={"create": {"limit": 1_000_000_000, "window_seconds": 30}})
     started = time.monotonic()
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=str(settings["ca_cert_file"])))
+        connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=settings.ca_cert_file))
     )
     acs = CommunicationIdentityClient.from_connection_string(
-        str(settings["acs_connection_string"]), transport=AioHttpTransport(session=session, session_owner=False)
+        settings.acs_connection_string, transport=AioHttpTransport(session=session, session_owner=False)
     )
     created = 0
 
@@ -535,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh_ids = add_fresh_rows(
             stack.workdir / "azurite" / "__azurite_db_table__.json",
             table_name,
-            str(stack.local_azure.settings["acs_resource_id"]),
+            stack.local_azure.settings.acs_resource_id,
             fresh,
         )
         stack.start_azurite_again()

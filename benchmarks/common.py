@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from devhost.process import HostProcess
+from devtools.app_settings import app_settings
 from local_azure.azurite import AzuriteProcess, free_port
 from local_azure.process import LocalAzureProcess
 
@@ -168,22 +169,20 @@ class Services:
 
     def app_environment(self, **extra: str) -> dict[str, str]:
         """The app settings as `make run` would pass them: local_azure's endpoints, Azurite, a fresh table."""
-        settings = self.local_azure.settings
-        return {
-            **self.local_azure.client_environment(),
-            "COMMUNICATION_SERVICES_ENDPOINT": str(settings["acs_endpoint"]),
-            "AUTH_ISSUER": str(settings["issuer"]),
-            "AUTH_AUDIENCE": str(settings["default_audience"]),
-            "AUTH_ADMIN_ROLE": "TokenService.Admin",
-            "AzureWebJobsStorage": self.azurite.connection_string,
-            "REGISTRY_TABLE": "bench" + uuid.uuid4().hex[:12],
-            "ALLOWED_SCOPES": "chat,voip",
-            "DEFAULT_TOKEN_MINUTES": "60",
-            "STALE_IDENTITY_DAYS": "30",
-            "CLEANUP_SCHEDULE": "0 0 0 1 1 *",  # 1 January: never fires during a benchmark
-            "AZURE_CORE_DISABLE_TRACING": "1",
-            **extra,
-        }
+        return app_settings(
+            self.local_azure.settings,
+            self.azurite.connection_string,
+            {
+                "AUTH_ADMIN_ROLE": "TokenService.Admin",
+                "REGISTRY_TABLE": "bench" + uuid.uuid4().hex[:12],
+                "ALLOWED_SCOPES": "chat,voip",
+                "DEFAULT_TOKEN_MINUTES": "60",
+                "STALE_IDENTITY_DAYS": "30",
+                "CLEANUP_SCHEDULE": "0 0 0 1 1 *",  # 1 January: never fires during a benchmark
+                "AZURE_CORE_DISABLE_TRACING": "1",
+                **extra,
+            },
+        )
 
     def start_devhost(self, env: dict[str, str]) -> HostProcess:
         """The devhost serving the real function_app, settings from a copy of the sample (env wins)."""

@@ -194,7 +194,7 @@ async def prepare_users(stack: Services, function: FunctionPath, count: int) -> 
 async def measure(stack: Services, args: argparse.Namespace) -> dict[str, Any]:
     settings = stack.local_azure.settings
     function = FunctionPath(stack.base_url)
-    direct = DirectPath(str(settings["acs_endpoint"]), str(settings["ca_cert_file"]))
+    direct = DirectPath(settings.acs_endpoint, settings.ca_cert_file)
     assert stack.host is not None
     host_pid = stack.host.process.pid
     pids = {

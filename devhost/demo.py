@@ -6,30 +6,25 @@ The issuer's mint URL is local-only and generated at run time, so the page asks
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from local_azure import settings_file
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DIST = PROJECT_ROOT / "web" / "dist"
-LOCAL_AZURE_SETTINGS = Path(".local") / "azure" / "settings.json"
 
 
 def demo_config(api_base: str = "") -> dict[str, Any]:
     """What the page needs; from the environment (`make run` sets it) or local_azure's settings.json."""
-    generated: dict[str, Any] = {}
-    if LOCAL_AZURE_SETTINGS.exists():
-        try:
-            generated = json.loads(LOCAL_AZURE_SETTINGS.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            generated = {}
+    generated = settings_file.read_if_present()
     return {
         "apiBase": os.environ.get("DEMO_API_BASE", api_base),
-        "issuerMintUrl": os.environ.get("DEV_ISSUER_MINT_URL") or generated.get("issuer_mint_url"),
-        "audience": os.environ.get("AUTH_AUDIENCE") or generated.get("default_audience"),
+        "issuerMintUrl": os.environ.get("DEV_ISSUER_MINT_URL") or (generated.issuer_mint_url if generated else None),
+        "audience": os.environ.get("AUTH_AUDIENCE") or (generated.default_audience if generated else None),
         "scopes": ["voip"],
         "expiresInMinutes": int(os.environ.get("DEMO_TOKEN_MINUTES", "60")),
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from local_azure import settings_file
+from local_azure.settings_file import LocalAzureSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,7 @@ class LocalAzureProcess:
     """A running `python -m local_azure` and the settings it published."""
 
     process: subprocess.Popen[bytes]
-    settings: dict[str, Any]
+    settings: LocalAzureSettings
 
     @classmethod
     def start(
@@ -63,17 +64,11 @@ class LocalAzureProcess:
 
     def client_environment(self) -> dict[str, str]:
         """Environment that makes SDK clients trust the CA and use the managed-identity endpoint."""
-        ca = str(self.settings["ca_cert_file"])
-        return {
-            "SSL_CERT_FILE": ca,
-            "REQUESTS_CA_BUNDLE": ca,
-            "IDENTITY_ENDPOINT": str(self.settings["identity_endpoint"]),
-            "IDENTITY_HEADER": str(self.settings["identity_header"]),
-        }
+        return self.settings.client_environment()
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.settings["ca_cert_file"]))
+        return ssl.create_default_context(cafile=self.settings.ca_cert_file)
 
     def request(self, method: str, url: str, body: Any = None) -> Any:
         """A JSON call to one of local_azure's local endpoints; raises urllib.error.HTTPError on 4xx/5xx."""
@@ -87,18 +82,18 @@ class LocalAzureProcess:
         return json.loads(payload) if payload else None
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("PUT", self.settings["acs_control_url"], changes)
+        result: dict[str, Any] = self.request("PUT", self.settings.acs_control_url, changes)
         return result
 
     def faults(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", self.settings["acs_control_url"])
+        result: dict[str, Any] = self.request("GET", self.settings.acs_control_url)
         return result
 
     def reset_faults(self) -> None:
-        self.request("POST", self.settings["acs_control_url"] + "/reset", {})
+        self.request("POST", self.settings.acs_control_url + "/reset", {})
 
     def set_mi_faults(self, error_status: int | None) -> None:
-        self.request("PUT", self.settings["mi_faults_url"], {"error_status": error_status})
+        self.request("PUT", self.settings.mi_faults_url, {"error_status": error_status})
 
     def mint_user_token(
         self,
@@ -120,24 +115,24 @@ class LocalAzureProcess:
             body["oid"] = oid
         if aud is not None:
             body["aud"] = aud
-        result = self.request("POST", self.settings["issuer_mint_url"], body)
+        result = self.request("POST", self.settings.issuer_mint_url, body)
         return str(result["access_token"])
 
     def check_token(self, token: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("POST", self.settings["acs_token_check_url"], {"token": token})
+        result: dict[str, Any] = self.request("POST", self.settings.acs_token_check_url, {"token": token})
         return result
 
     def identities(self, live_only: bool = False) -> list[dict[str, Any]]:
-        url = self.settings["acs_identities_url"] + ("?live=true" if live_only else "")
+        url = self.settings.acs_identities_url + ("?live=true" if live_only else "")
         result: list[dict[str, Any]] = self.request("GET", url)["identities"]
         return result
 
     def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", self.settings["acs_stats_url"])
+        result: dict[str, Any] = self.request("GET", self.settings.acs_stats_url)
         return result
 
     def reset_stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("POST", self.settings["acs_stats_url"] + "/reset", {})
+        result: dict[str, Any] = self.request("POST", self.settings.acs_stats_url + "/reset", {})
         return result
 
 

@@ -112,9 +112,9 @@ async def serve(config: Config) -> int:
         )  # fmt: skip
         path = config.settings_file or settings_file.default_path(data_dir)
         settings_file.write(path, settings)
-        print(json.dumps(settings, indent=2), flush=True)
+        print(json.dumps(settings.to_json(), indent=2), flush=True)
         log.info(
-            "local_azure listening: ACS %s, local http://%s:%s", settings["acs_endpoint"], host, local_port
+            "local_azure listening: ACS %s, local http://%s:%s", settings.acs_endpoint, host, local_port
         )
         await _until_signalled()
     finally:

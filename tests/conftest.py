@@ -1,22 +1,27 @@
-"""Session-wide real services: Azurite and local_azure, started once on free ports, stopped by pid."""
+"""Session-wide real services: Azurite and local_azure, started once on free ports, stopped by pid.
+
+Also the log-hygiene scan: every log line the run produced is captured, and after the last test
+(whatever ran, in whatever order) tests/log_hygiene.py scans it; a secret fails the run.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
+from tests import log_hygiene
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 class SuiteLogCapture(logging.Handler):
-    """Keeps every log line the suite's own process emits, for the secret-hygiene test that runs last."""
+    """Keeps every log line the suite's own process emits, for the secret scan after the run."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
@@ -36,6 +41,38 @@ SUITE_LOGS = SuiteLogCapture()
 def pytest_sessionstart(session: pytest.Session) -> None:
     logging.getLogger().addHandler(SUITE_LOGS)
     logging.getLogger("token_service").setLevel(logging.DEBUG)
+
+
+HYGIENE = pytest.StashKey[tuple[list[str], int, int]]()  # findings, in-process lines, host log files
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """After the last test (session fixtures torn down, host logs flushed): scan every log of the run.
+
+    A finding counts as a failed test, so the run exits non-zero; the summary names where and what.
+    """
+    try:
+        return (yield)
+    finally:
+        if session.testscollected and not session.config.option.collectonly:
+            found = log_hygiene.scan(SUITE_LOGS.lines, ARTIFACTS)
+            session.config.stash[HYGIENE] = (found, len(SUITE_LOGS.lines), len(log_hygiene.host_log_files(ARTIFACTS)))
+            if found:
+                session.testsfailed += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if HYGIENE not in config.stash:
+        return
+    found, lines, files = config.stash[HYGIENE]
+    if found:
+        terminalreporter.section("log hygiene: secrets in the logs", red=True)
+        for finding in found:
+            terminalreporter.line(finding, red=True)
+        terminalreporter.line("(kind and place only; the values are not repeated here)")
+    else:
+        terminalreporter.line(f"log hygiene: {lines} in-process log lines and {files} host log files, no secrets")
 
 
 @pytest.fixture(scope="session")

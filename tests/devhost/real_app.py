@@ -11,9 +11,9 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from devhost.process import HostProcess
+from devtools.app_settings import app_settings
 from local_azure.azurite import AzuriteProcess, free_port
 from local_azure.process import LocalAzureProcess
 
@@ -35,7 +35,7 @@ class RealAppHost:
 
     @property
     def mint_url(self) -> str:
-        return str(self.local_azure.settings["issuer_mint_url"])
+        return self.local_azure.settings.issuer_mint_url
 
     def admin_token(self) -> str:
         return self.local_azure.mint_user_token("test-admin", roles=[self.env["AUTH_ADMIN_ROLE"]])
@@ -45,20 +45,16 @@ def real_app_environment(
     local_azure: LocalAzureProcess, azurite: AzuriteProcess, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Our environment plus local_azure's generated endpoints: what `make run` passes, per test run."""
-    settings: dict[str, Any] = local_azure.settings
-    return {
-        **os.environ,
-        **local_azure.client_environment(),
-        "COMMUNICATION_SERVICES_ENDPOINT": str(settings["acs_endpoint"]),
-        "AUTH_ISSUER": str(settings["issuer"]),
-        "AUTH_AUDIENCE": str(settings["default_audience"]),
-        "AUTH_ADMIN_ROLE": "TokenService.Admin",
-        "AzureWebJobsStorage": azurite.connection_string,
-        "REGISTRY_TABLE": "devhost" + uuid.uuid4().hex[:12],
-        "DEV_ISSUER_MINT_URL": str(settings["issuer_mint_url"]),
-        "PYTHONUNBUFFERED": "1",
-        **(extra or {}),
-    }
+    generated = app_settings(
+        local_azure.settings,
+        azurite.connection_string,
+        {
+            "AUTH_ADMIN_ROLE": "TokenService.Admin",
+            "REGISTRY_TABLE": "devhost" + uuid.uuid4().hex[:12],
+            "PYTHONUNBUFFERED": "1",
+        },
+    )
+    return {**os.environ, **generated, **(extra or {})}
 
 
 def start_real_app(

@@ -86,7 +86,7 @@ def test_make_run_starts_answers_and_stops_cleanly_on_sigint(tmp_path: Path) -> 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=30) as response:
             assert response.status == 200
         started = descendants(make.pid)
-        assert len(started) >= 4, started  # run.py, Azurite, local_azure, the devhost
+        assert len(started) >= 4, started  # the launcher, Azurite, local_azure, the devhost
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl+C in a terminal does
         make.wait(60)
     finally:
@@ -104,7 +104,7 @@ def test_make_run_starts_answers_and_stops_cleanly_on_sigint(tmp_path: Path) -> 
 
 
 def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path) -> None:
-    """With `func` on PATH, run.py starts `func start --port P` in the app folder plus a demo-only devhost.
+    """With `func` on PATH, the launcher starts `func start --port P` in the app folder plus a demo-only devhost.
 
     Core Tools is not installed here, so a stand-in `func` (the devhost under that name) plays it.
     """
@@ -119,7 +119,7 @@ def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path
     fake.chmod(0o755)
     port, demo_port, blob, queue, table, acs, local = (free_port() for _ in range(7))
     args = [
-        sys.executable, "-m", "devhost.run", "--port", str(port), "--demo-port", str(demo_port),
+        sys.executable, "-m", "devtools.run", "--port", str(port), "--demo-port", str(demo_port),
         "--azurite-ports", f"{blob},{queue},{table}", "--acs-port", str(acs), "--local-port", str(local),
         "--state-dir", str(tmp_path / "state"), "--settings", str(tmp_path / "local.settings.json"),
     ]  # fmt: skip
@@ -164,7 +164,7 @@ def test_run_refuses_a_busy_port_and_names_it(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "devhost.run", "--port", str(port), "--state-dir", str(tmp_path / "state"),
+            [sys.executable, "-m", "devtools.run", "--port", str(port), "--state-dir", str(tmp_path / "state"),
              "--settings", str(tmp_path / "local.settings.json"), "--host", "devhost"],
             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
         )  # fmt: skip

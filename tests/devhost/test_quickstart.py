@@ -26,7 +26,7 @@ EXPECTED = re.compile(
 
 def run_quickstart(host: RealAppHost, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "token_service.quickstart", "--url", host.base_url, *args],
+        [sys.executable, "-m", "devtools.quickstart", "--url", host.base_url, *args],
         cwd=PROJECT_ROOT, env=host.env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -240,7 +240,7 @@ def test_fuzz_openapi_as_user_and_admin(
     started = time.monotonic()
     tokens = {user: mint(local_azure, user) for user in USERS}
     tokens[ADMIN] = mint(local_azure, ADMIN, admin=True)
-    teams_audience = str(local_azure.settings["teams_audience"])
+    teams_audience = local_azure.settings.teams_audience
     teams_tokens = {
         user: local_azure.mint_user_token(user, oid=user, aud=teams_audience, appid=TEAMS_APP_ID) for user in tokens
     }

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import azure.functions as func
 import pytest
 
+from devtools.app_settings import app_settings
 from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
 
@@ -22,21 +23,20 @@ TEAMS_APP_ID = "2f1c5a4e-0000-4000-8000-00000000a11e"
 
 @pytest.fixture(scope="session")
 def app_environment(local_azure: LocalAzureProcess, azurite: AzuriteProcess) -> Iterator[dict[str, str]]:
-    settings = local_azure.settings
-    values = {
-        "COMMUNICATION_SERVICES_ENDPOINT": settings["acs_endpoint"],
-        "AzureWebJobsStorage": azurite.connection_string,
-        "REGISTRY_TABLE": "registry" + uuid.uuid4().hex[:8],
-        "AUTH_ISSUER": settings["issuer"],
-        "AUTH_AUDIENCE": settings["default_audience"],
-        "AUTH_ADMIN_ROLE": ADMIN_ROLE,
-        "TEAMS_APP_ID": TEAMS_APP_ID,
-        "ALLOWED_SCOPES": "chat,voip",
-        "DEFAULT_TOKEN_MINUTES": "1440",
-        "TOKEN_RATE_PER_MINUTE": "100000",
-        "STALE_IDENTITY_DAYS": "30",
-        "CLEANUP_SCHEDULE": "0 0 3 * * *",
-    }
+    values = app_settings(
+        local_azure.settings,
+        azurite.connection_string,
+        {
+            "REGISTRY_TABLE": "registry" + uuid.uuid4().hex[:8],
+            "AUTH_ADMIN_ROLE": ADMIN_ROLE,
+            "TEAMS_APP_ID": TEAMS_APP_ID,
+            "ALLOWED_SCOPES": "chat,voip",
+            "DEFAULT_TOKEN_MINUTES": "1440",
+            "TOKEN_RATE_PER_MINUTE": "100000",
+            "STALE_IDENTITY_DAYS": "30",
+            "CLEANUP_SCHEDULE": "0 0 3 * * *",
+        },
+    )
     with pytest.MonkeyPatch.context() as patch:
         for name, value in values.items():
             patch.setenv(name, value)

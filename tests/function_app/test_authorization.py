@@ -47,7 +47,7 @@ async def test_authorization_matrix(caller: Caller, route: str, who: str) -> Non
         reply = await caller.call(name, "POST", "token", token=token)
     elif name == "exchange_teams_token":
         teams = caller.local_azure.mint_user_token(
-            user_a, oid=user_a, aud=caller.local_azure.settings["teams_audience"], appid=TEAMS_APP_ID
+            user_a, oid=user_a, aud=caller.local_azure.settings.teams_audience, appid=TEAMS_APP_ID
         )
         reply = await caller.call(name, "POST", "token/teams", token=token, headers={"X-Teams-Token": teams})
     elif name == "delete_me":

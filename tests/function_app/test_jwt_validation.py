@@ -23,17 +23,17 @@ def _b64(data: bytes) -> str:
 
 def _issuer_key(caller: Caller) -> tuple[object, str]:
     settings = caller.local_azure.settings
-    pem = (Path(settings["data_dir"]) / "keys" / "issuer-signing-key.pem").read_bytes()
+    pem = (Path(settings.data_dir) / "keys" / "issuer-signing-key.pem").read_bytes()
     key = serialization.load_pem_private_key(pem, password=None)
-    jwks = caller.local_azure.request("GET", settings["issuer_jwks_url"])
+    jwks = caller.local_azure.request("GET", settings.issuer_jwks_url)
     return key, jwks["keys"][0]["kid"]
 
 
 def _claims(caller: Caller, **overrides: object) -> dict[str, object]:
     now = int(time.time())
     claims: dict[str, object] = {
-        "iss": caller.local_azure.settings["issuer"],
-        "aud": caller.local_azure.settings["default_audience"],
+        "iss": caller.local_azure.settings.issuer,
+        "aud": caller.local_azure.settings.default_audience,
         "sub": new_user(),
         "iat": now,
         "nbf": now,

@@ -56,7 +56,7 @@ async def test_openapi_describes_exactly_the_registered_http_functions(caller: C
 
 async def test_teams_exchange(caller: Caller, functions: dict[str, Callable[..., Any]]) -> None:
     user = new_user()
-    teams_audience = caller.local_azure.settings["teams_audience"]
+    teams_audience = caller.local_azure.settings.teams_audience
     entra = caller.local_azure.mint_user_token(user, oid=user, aud=teams_audience, appid=TEAMS_APP_ID)
     reply = await caller.call(
         "exchange_teams_token", "POST", "token/teams", token=caller.user_token(user), headers={"X-Teams-Token": entra}

@@ -53,7 +53,7 @@ async def test_identity_deleted_in_acs_behind_our_back_is_repaired(caller: Calle
     old_id = first.json["communicationUserId"]
     from azure.communication.identity import CommunicationIdentityClient, CommunicationUserIdentifier
 
-    connection_string = caller.local_azure.settings["acs_connection_string"]
+    connection_string = caller.local_azure.settings.acs_connection_string
     CommunicationIdentityClient.from_connection_string(connection_string).delete_user(
         CommunicationUserIdentifier(old_id)
     )

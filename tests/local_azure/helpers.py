@@ -20,7 +20,7 @@ API = "2023-10-01"
 
 
 def access_key(process: LocalAzureProcess) -> str:
-    return process.settings["acs_connection_string"].split("accesskey=", 1)[1]
+    return process.settings.acs_connection_string.split("accesskey=", 1)[1]
 
 
 def rfc1123(moment: dt.datetime | None = None) -> str:
@@ -52,7 +52,7 @@ def hmac_headers(
 
 
 def client_ssl(process: LocalAzureProcess) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=process.settings["ca_cert_file"])
+    return ssl.create_default_context(cafile=process.settings.ca_cert_file)
 
 
 @dataclass
@@ -85,7 +85,7 @@ async def call(
     **sign_overrides: Any,
 ) -> RawResponse:
     """One data-plane call with HMAC auth (auth="hmac"), a given Authorization (auth="as-given") or none."""
-    url = process.settings["acs_endpoint"] + path
+    url = process.settings.acs_endpoint + path
     if api_version is not None:
         url += ("&" if "?" in url else "?") + f"api-version={api_version}"
     data = raw_body if raw_body is not None else (b"" if body is None else json.dumps(body).encode())
@@ -105,5 +105,5 @@ def decode_unverified(token: str) -> dict[str, Any]:
 
 
 async def acs_jwks_key(process: LocalAzureProcess) -> Any:
-    jwks = process.request("GET", process.settings["acs_jwks_url"])
+    jwks = process.request("GET", process.settings.acs_jwks_url)
     return jwt.PyJWK(jwks["keys"][0]).key

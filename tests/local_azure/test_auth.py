@@ -19,8 +19,8 @@ pytestmark = pytest.mark.usefixtures("acs_faults")
 
 def mi_token(process: LocalAzureProcess, resource: str) -> str:
     query = f"?api-version=2019-08-01&resource={resource}"
-    request = urllib.request.Request(process.settings["identity_endpoint"] + query)
-    request.add_header("X-IDENTITY-HEADER", process.settings["identity_header"])
+    request = urllib.request.Request(process.settings.identity_endpoint + query)
+    request.add_header("X-IDENTITY-HEADER", process.settings.identity_header)
     with urllib.request.urlopen(request, timeout=10) as response:
         return str(json.loads(response.read())["access_token"])
 

@@ -97,14 +97,14 @@ async def test_issue_rejects(local_azure: LocalAzureProcess, body: object, code:
 async def test_malformed_ids_are_400(
     local_azure: LocalAzureProcess, identity: str, method: str, suffix: str, body: object
 ) -> None:
-    identity = identity.format(resource=local_azure.settings["acs_resource_id"])
+    identity = identity.format(resource=local_azure.settings.acs_resource_id)
     response = await call(local_azure, method, f"/identities/{identity}{suffix}", body)
     assert response.status == 400, response.text
     assert response.error_code == "InvalidIdentity"
 
 
 async def test_unknown_and_deleted_ids_are_404(local_azure: LocalAzureProcess) -> None:
-    resource = local_azure.settings["acs_resource_id"]
+    resource = local_azure.settings.acs_resource_id
     unknown = f"8:acs:{resource}_00000009-1234-5678-9abc-def012345678"
     deleted = await new_identity(local_azure)
     assert (await call(local_azure, "DELETE", f"/identities/{deleted}")).status == 204
@@ -158,7 +158,7 @@ async def test_exchange_rejects(local_azure: LocalAzureProcess, body: object, st
 
 
 async def test_exchange_token_checks(local_azure: LocalAzureProcess) -> None:
-    teams = local_azure.settings["teams_audience"]
+    teams = local_azure.settings.teams_audience
     cases = [
         (local_azure.mint_user_token("u", oid="u", aud=teams, appid="a", lifetime_seconds=-10), 401, "TokenExpired"),
         (local_azure.mint_user_token("u", oid="u", appid="a"), 401, "InvalidAccessToken"),

@@ -76,14 +76,14 @@ def record_case_count(artifacts_dir: Path) -> Iterator[None]:
 @pytest.fixture(scope="module", params=["hmac", "managed_identity"])
 def session(request: pytest.FixtureRequest, local_azure: LocalAzureProcess) -> Iterator[requests.Session]:
     with requests.Session() as http:
-        http.verify = local_azure.settings["ca_cert_file"]
+        http.verify = local_azure.settings.ca_cert_file
         if request.param == "hmac":
-            http.auth = HmacAuth(local_azure.settings["acs_connection_string"].split("accesskey=", 1)[1])
+            http.auth = HmacAuth(local_azure.settings.acs_connection_string.split("accesskey=", 1)[1])
         else:
             token = requests.get(
-                local_azure.settings["identity_endpoint"],
+                local_azure.settings.identity_endpoint,
                 params={"api-version": "2019-08-01", "resource": "https://communication.azure.com"},
-                headers={"X-IDENTITY-HEADER": local_azure.settings["identity_header"]},
+                headers={"X-IDENTITY-HEADER": local_azure.settings.identity_header},
                 timeout=10,
             ).json()["access_token"]
             http.headers["Authorization"] = f"Bearer {token}"
@@ -105,13 +105,13 @@ def realistic(case: schemathesis.Case, session: requests.Session, local_azure: L
     """
     if case.meta is None or case.meta.generation.mode != schemathesis.GenerationMode.POSITIVE:
         return
-    base_url = local_azure.settings["acs_endpoint"]
+    base_url = local_azure.settings.acs_endpoint
     if case.path_parameters and "id" in case.path_parameters:
         generated = str(case.path_parameters["id"])
         if len(generated) % 3:
             case.path_parameters["id"] = live_identity(session, base_url)
         else:
-            resource = local_azure.settings["acs_resource_id"]
+            resource = local_azure.settings.acs_resource_id
             digest = hashlib.sha256(generated.encode()).hexdigest()
             case.path_parameters["id"] = (
                 f"8:acs:{resource}_0000000f-{digest[:4]}-{digest[4:8]}-{digest[8:12]}-{digest[12:24]}"
@@ -120,7 +120,7 @@ def realistic(case: schemathesis.Case, session: requests.Session, local_azure: L
         app_id, user_id = str(case.body.get("appId") or "app"), str(case.body.get("userId") or "user")
         case.body = {
             "token": local_azure.mint_user_token(
-                user_id, oid=user_id, aud=local_azure.settings["teams_audience"], appid=app_id
+                user_id, oid=user_id, aud=local_azure.settings.teams_audience, appid=app_id
             ),
             "appId": app_id,
             "userId": user_id,
@@ -134,7 +134,7 @@ def test_conformance(case: schemathesis.Case, session: requests.Session, local_a
     CASES[f"{session.headers['x-auth-style']}/{mode}"] += 1
     realistic(case, session, local_azure)
     case.call_and_validate(
-        base_url=local_azure.settings["acs_endpoint"],
+        base_url=local_azure.settings.acs_endpoint,
         session=session,
         # ACS validates more than the schema says (id format, non-empty scope lists): 400 is correct
         # there. Every other check stays on, including response schema conformance.

@@ -66,7 +66,7 @@ async def test_burst_is_throttled_with_retry_after(acs_faults: LocalAzureProcess
 def test_sdk_retry_policy_rides_out_throttling(acs_faults: LocalAzureProcess) -> None:
     acs_faults.set_faults(rate_limits={"create": {"limit": 5, "window_seconds": 1}})
     acs_faults.reset_stats()
-    client = CommunicationIdentityClient.from_connection_string(acs_faults.settings["acs_connection_string"])
+    client = CommunicationIdentityClient.from_connection_string(acs_faults.settings.acs_connection_string)
     users = [client.create_user() for _ in range(12)]
     assert len({user.properties["id"] for user in users}) == 12
     outcomes = acs_faults.stats()["operations"]["create"]
@@ -76,7 +76,7 @@ def test_sdk_retry_policy_rides_out_throttling(acs_faults: LocalAzureProcess) ->
 async def test_aio_sdk_retry_policy_rides_out_throttling(acs_faults: LocalAzureProcess) -> None:
     acs_faults.set_faults(rate_limits={"issue": {"limit": 3, "window_seconds": 1}})
     async with AsyncCommunicationIdentityClient.from_connection_string(
-        acs_faults.settings["acs_connection_string"], connection_verify=acs_faults.settings["ca_cert_file"]
+        acs_faults.settings.acs_connection_string, connection_verify=acs_faults.settings.ca_cert_file
     ) as client:
         user = await client.create_user()
         tokens = await asyncio.gather(*(client.get_token(user, ["chat"]) for _ in range(8)))
@@ -90,7 +90,7 @@ async def test_error_rate(acs_faults: LocalAzureProcess) -> None:
     assert response.error_code == "ServiceUnavailable"
     acs_faults.set_faults(error_status=500)
     client = CommunicationIdentityClient.from_connection_string(
-        acs_faults.settings["acs_connection_string"], retry_total=0
+        acs_faults.settings.acs_connection_string, retry_total=0
     )
     with pytest.raises(HttpResponseError) as error:
         client.create_user()
@@ -102,7 +102,7 @@ async def test_drop_rate(acs_faults: LocalAzureProcess) -> None:
     with pytest.raises(aiohttp.ClientError):
         await call(acs_faults, "POST", "/identities", {})
     client = CommunicationIdentityClient.from_connection_string(
-        acs_faults.settings["acs_connection_string"], retry_total=0
+        acs_faults.settings.acs_connection_string, retry_total=0
     )
     with pytest.raises((ServiceRequestError, ServiceResponseError)):
         client.create_user()

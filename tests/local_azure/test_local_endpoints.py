@@ -25,17 +25,17 @@ SETTINGS_KEYS = {
 
 def test_settings_file(local_azure: LocalAzureProcess) -> None:
     settings = local_azure.settings
-    assert SETTINGS_KEYS <= set(settings)
-    assert settings["pid"] == local_azure.process.pid
-    port = settings["acs_endpoint"].rsplit(":", 1)[1]
-    assert settings["acs_endpoint"] == f"https://127.0.0.1:{port}"
-    assert settings["acs_connection_string"].startswith(f"endpoint=https://127.0.0.1:{port}/;accesskey=")
-    assert settings["acs_control_url"] == settings["acs_endpoint"] + "/_local/faults"
-    assert Path(settings["ca_cert_file"]).is_absolute() and Path(settings["ca_cert_file"]).exists()
-    assert settings["default_audience"] == "api://acs-token-service"
-    assert settings["teams_audience"] == "https://auth.msft.communication.azure.com"
-    on_disk = json.loads((Path(settings["data_dir"]) / "settings.json").read_text())
-    assert on_disk == settings
+    assert SETTINGS_KEYS <= set(settings.to_json())
+    assert settings.pid == local_azure.process.pid
+    port = settings.acs_endpoint.rsplit(":", 1)[1]
+    assert settings.acs_endpoint == f"https://127.0.0.1:{port}"
+    assert settings.acs_connection_string.startswith(f"endpoint=https://127.0.0.1:{port}/;accesskey=")
+    assert settings.acs_control_url == settings.acs_endpoint + "/_local/faults"
+    assert Path(settings.ca_cert_file).is_absolute() and Path(settings.ca_cert_file).exists()
+    assert settings.default_audience == "api://acs-token-service"
+    assert settings.teams_audience == "https://auth.msft.communication.azure.com"
+    on_disk = json.loads((Path(settings.data_dir) / "settings.json").read_text())
+    assert on_disk == settings.to_json()
 
 
 async def test_get_identity_preview(local_azure: LocalAzureProcess) -> None:
@@ -67,7 +67,7 @@ async def test_identities_listing(local_azure: LocalAzureProcess) -> None:
 
 
 def test_issuer_discovery_keys_and_mint(local_azure: LocalAzureProcess) -> None:
-    issuer = local_azure.settings["issuer"]
+    issuer = local_azure.settings.issuer
     discovery = local_azure.request("GET", f"{issuer}/.well-known/openid-configuration")
     assert discovery["issuer"] == issuer
     assert discovery["id_token_signing_alg_values_supported"] == ["RS256"]
@@ -84,18 +84,18 @@ def test_issuer_discovery_keys_and_mint(local_azure: LocalAzureProcess) -> None:
 
 def test_mint_options(local_azure: LocalAzureProcess) -> None:
     body = local_azure.request(
-        "POST", local_azure.settings["issuer_mint_url"], {"oid": "only-oid", "not_before_seconds": 60, "aud": "x"}
+        "POST", local_azure.settings.issuer_mint_url, {"oid": "only-oid", "not_before_seconds": 60, "aud": "x"}
     )
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert claims["sub"] == "only-oid" and claims["aud"] == "x" and claims["nbf"] == claims["iat"] + 60
     assert body["expires_on"] == claims["exp"]
     with pytest.raises(urllib.error.HTTPError) as error:
-        local_azure.request("POST", local_azure.settings["issuer_mint_url"], {"name": "no subject"})
+        local_azure.request("POST", local_azure.settings.issuer_mint_url, {"name": "no subject"})
     assert error.value.code == 400
 
 
 def test_issuer_cors(local_azure: LocalAzureProcess) -> None:
-    url = local_azure.settings["issuer_mint_url"]
+    url = local_azure.settings.issuer_mint_url
     preflight = urllib.request.Request(
         url, method="OPTIONS", headers={"Origin": "http://127.0.0.1:9", "Access-Control-Request-Method": "POST"}
     )

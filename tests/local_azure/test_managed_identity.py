@@ -25,9 +25,9 @@ COMMUNICATION_SCOPE = "https://communication.azure.com//.default"
 
 
 def mi_get(process: LocalAzureProcess, query: str, header: str | None = "default") -> tuple[int, dict]:
-    request = urllib.request.Request(f"{process.settings['identity_endpoint']}?{query}")
+    request = urllib.request.Request(f"{process.settings.identity_endpoint}?{query}")
     if header is not None:
-        request.add_header("X-IDENTITY-HEADER", process.settings["identity_header"] if header == "default" else header)
+        request.add_header("X-IDENTITY-HEADER", process.settings.identity_header if header == "default" else header)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -42,7 +42,7 @@ def test_system_assigned_token_claims(local_azure: LocalAzureProcess) -> None:
     assert body["token_type"] == "Bearer" and body["resource"] == "https://communication.azure.com/"
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert claims["aud"] == "https://communication.azure.com"
-    assert claims["appid"] == body["client_id"] != local_azure.settings["managed_identity_client_id"]
+    assert claims["appid"] == body["client_id"] != local_azure.settings.managed_identity_client_id
     assert int(body["expires_on"]) == claims["exp"] and abs(claims["exp"] - time.time() - 3600) < 5
 
 
@@ -62,13 +62,13 @@ def test_header_and_version_checks(local_azure: LocalAzureProcess) -> None:
 
 
 def test_user_assigned_client_id(local_azure: LocalAzureProcess) -> None:
-    client_id = local_azure.settings["managed_identity_client_id"]
+    client_id = local_azure.settings.managed_identity_client_id
     with ManagedIdentityCredential(client_id=client_id) as credential:
         token = credential.get_token(COMMUNICATION_SCOPE)
     claims = jwt.decode(token.token, options={"verify_signature": False})
     assert claims["appid"] == client_id
     with ManagedIdentityCredential(client_id=client_id) as credential:
-        client = CommunicationIdentityClient(local_azure.settings["acs_endpoint"], credential)
+        client = CommunicationIdentityClient(local_azure.settings.acs_endpoint, credential)
         client.delete_user(client.create_user())
 
 
@@ -89,7 +89,7 @@ async def test_unknown_client_id_fails_aio(local_azure: LocalAzureProcess) -> No
 def test_mi_fault_knob(local_azure: LocalAzureProcess) -> None:
     local_azure.set_mi_faults(500)
     try:
-        assert local_azure.request("GET", local_azure.settings["mi_faults_url"]) == {"error_status": 500}
+        assert local_azure.request("GET", local_azure.settings.mi_faults_url) == {"error_status": 500}
         status, _ = mi_get(local_azure, "api-version=2019-08-01&resource=https://communication.azure.com")
         assert status == 500
         with ManagedIdentityCredential() as credential, pytest.raises(ClientAuthenticationError):
@@ -139,7 +139,7 @@ async def test_expired_bearer_is_rejected(short_lived_env: LocalAzureProcess) ->
 
 def test_sync_client_keeps_working_across_token_expiry(short_lived_env: LocalAzureProcess) -> None:
     with DefaultAzureCredential() as credential:
-        client = CommunicationIdentityClient(short_lived_env.settings["acs_endpoint"], credential)
+        client = CommunicationIdentityClient(short_lived_env.settings.acs_endpoint, credential)
         first = credential.get_token(COMMUNICATION_SCOPE)
         user = client.create_user()
         time.sleep(LIFETIME + 1.2)
@@ -151,11 +151,11 @@ def test_sync_client_keeps_working_across_token_expiry(short_lived_env: LocalAzu
 
 
 async def test_aio_client_keeps_working_across_token_expiry(short_lived_env: LocalAzureProcess) -> None:
-    ca = short_lived_env.settings["ca_cert_file"]
+    ca = short_lived_env.settings.ca_cert_file
     async with (
         AsyncManagedIdentityCredential() as credential,
         AsyncCommunicationIdentityClient(
-            short_lived_env.settings["acs_endpoint"], credential, connection_verify=ca
+            short_lived_env.settings.acs_endpoint, credential, connection_verify=ca
         ) as client,
     ):
         first = await credential.get_token(COMMUNICATION_SCOPE)
@@ -171,7 +171,7 @@ def test_default_credential_honours_azure_client_id(
     local_azure: LocalAzureProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In Azure with a user-assigned identity the app sets AZURE_CLIENT_ID; DefaultAzureCredential passes it on."""
-    client_id = local_azure.settings["managed_identity_client_id"]
+    client_id = local_azure.settings.managed_identity_client_id
     monkeypatch.setenv("AZURE_CLIENT_ID", client_id)
     with DefaultAzureCredential() as credential:
         token = credential.get_token(COMMUNICATION_SCOPE)

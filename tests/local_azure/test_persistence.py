@@ -21,35 +21,35 @@ def test_restart_keeps_state(tmp_path: Path, artifacts_dir: Path) -> None:
     first = LocalAzureProcess.start(tmp_path, log_file=log)
     try:
         client = CommunicationIdentityClient.from_connection_string(
-            first.settings["acs_connection_string"], connection_verify=first.settings["ca_cert_file"]
+            first.settings.acs_connection_string, connection_verify=first.settings.ca_cert_file
         )
         kept, token = client.create_user_and_token(["chat"])
         revoked, revoked_token = client.create_user_and_token(["voip"])
         client.revoke_tokens(revoked)
         deleted = client.create_user()
         client.delete_user(deleted)
-        ca_pem = Path(first.settings["ca_cert_file"]).read_bytes()
+        ca_pem = Path(first.settings.ca_cert_file).read_bytes()
     finally:
         first.stop()
     assert first.process.returncode == 0
 
     second = LocalAzureProcess.start(tmp_path, log_file=log)
     try:
-        assert second.settings["pid"] != first.settings["pid"]
+        assert second.settings.pid != first.settings.pid
         for key in STABLE:
-            assert second.settings[key] == first.settings[key], key
+            assert getattr(second.settings, key) == getattr(first.settings, key), key
         assert (
-            second.settings["acs_connection_string"].split(";accesskey=")[1]
-            == first.settings["acs_connection_string"].split(";accesskey=")[1]
+            second.settings.acs_connection_string.split(";accesskey=")[1]
+            == first.settings.acs_connection_string.split(";accesskey=")[1]
         )
-        assert Path(second.settings["ca_cert_file"]).read_bytes() == ca_pem
+        assert Path(second.settings.ca_cert_file).read_bytes() == ca_pem
         assert second.check_token(token.token)["valid"], "tokens signed before the restart still verify"
         assert second.check_token(revoked_token.token)["reason"] == "revoked"
         listed = {item["id"]: item for item in second.identities()}
         assert listed[deleted.properties["id"]]["deleted"] is True
         assert listed[kept.properties["id"]]["lastTokenIssuedAt"]
         client = CommunicationIdentityClient.from_connection_string(
-            second.settings["acs_connection_string"], connection_verify=second.settings["ca_cert_file"]
+            second.settings.acs_connection_string, connection_verify=second.settings.ca_cert_file
         )
         client.get_token(CommunicationUserIdentifier(kept.properties["id"]), ["chat"])
         with pytest.raises(ResourceNotFoundError):

@@ -39,10 +39,10 @@ def sync_client(
     request: pytest.FixtureRequest, local_azure: LocalAzureProcess
 ) -> Iterator[CommunicationIdentityClient]:
     if request.param == "connection_string":
-        yield CommunicationIdentityClient.from_connection_string(local_azure.settings["acs_connection_string"])
+        yield CommunicationIdentityClient.from_connection_string(local_azure.settings.acs_connection_string)
     else:
         with DefaultAzureCredential() as credential:
-            yield CommunicationIdentityClient(local_azure.settings["acs_endpoint"], credential)
+            yield CommunicationIdentityClient(local_azure.settings.acs_endpoint, credential)
 
 
 @pytest.fixture(params=["connection_string", "default_azure_credential"])
@@ -51,17 +51,17 @@ async def async_client(
 ) -> AsyncIterator[AsyncCommunicationIdentityClient]:
     # aiohttp builds its default SSL context when imported, before the fixture sets SSL_CERT_FILE,
     # so in-process aio clients are told the CA explicitly (a standard azure-core option).
-    ca = local_azure.settings["ca_cert_file"]
+    ca = local_azure.settings.ca_cert_file
     if request.param == "connection_string":
         async with AsyncCommunicationIdentityClient.from_connection_string(
-            local_azure.settings["acs_connection_string"], connection_verify=ca
+            local_azure.settings.acs_connection_string, connection_verify=ca
         ) as client:
             yield client
     else:
         async with (
             AsyncDefaultAzureCredential() as credential,
             AsyncCommunicationIdentityClient(
-                local_azure.settings["acs_endpoint"], credential, connection_verify=ca
+                local_azure.settings.acs_endpoint, credential, connection_verify=ca
             ) as client,
         ):
             yield client
@@ -69,12 +69,12 @@ async def async_client(
 
 def teams_token(local_azure: LocalAzureProcess) -> str:
     return local_azure.mint_user_token(
-        TEAMS_USER, oid=TEAMS_USER, aud=local_azure.settings["teams_audience"], appid=TEAMS_APP
+        TEAMS_USER, oid=TEAMS_USER, aud=local_azure.settings.teams_audience, appid=TEAMS_APP
     )
 
 
 def test_every_operation_sync(sync_client: CommunicationIdentityClient, local_azure: LocalAzureProcess) -> None:
-    resource = local_azure.settings["acs_resource_id"]
+    resource = local_azure.settings.acs_resource_id
     user = sync_client.create_user()
     assert user.properties["id"].startswith(f"8:acs:{resource}_")
 

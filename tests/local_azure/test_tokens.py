@@ -30,7 +30,7 @@ async def test_claims_match_request(local_azure: LocalAzureProcess) -> None:
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "RS256" and header["typ"] == "JWT" and header["kid"] and header["x5t"]
     claims = jwt.decode(token, await acs_jwks_key(local_azure), algorithms=["RS256"])
-    resource = local_azure.settings["acs_resource_id"]
+    resource = local_azure.settings.acs_resource_id
     assert set(claims) == {"skypeid", "scp", "csi", "exp", "acsScope", "resourceId", "resourceLocation", "iat"}
     assert claims["skypeid"] == identity.removeprefix("8:") and identity.startswith(f"8:acs:{resource}_")
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", identity.split("_", 1)[1])
@@ -78,7 +78,7 @@ async def test_check_rejects_foreign_and_expired_tokens(local_azure: LocalAzureP
 
 
 def test_chat_credential_accepts_token(local_azure: LocalAzureProcess) -> None:
-    client = CommunicationIdentityClient.from_connection_string(local_azure.settings["acs_connection_string"])
+    client = CommunicationIdentityClient.from_connection_string(local_azure.settings.acs_connection_string)
     user, token = client.create_user_and_token(["chat"], token_expires_in=dt.timedelta(minutes=120))
     with CommunicationTokenCredential(token.token) as credential:
         access = credential.get_token()
@@ -88,6 +88,6 @@ def test_chat_credential_accepts_token(local_azure: LocalAzureProcess) -> None:
 
 
 async def test_jwks_shape(local_azure: LocalAzureProcess) -> None:
-    jwks = local_azure.request("GET", local_azure.settings["acs_jwks_url"])
+    jwks = local_azure.request("GET", local_azure.settings.acs_jwks_url)
     (key,) = jwks["keys"]
     assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["kid"] and key["x5t"] and key["x5c"]

@@ -1,9 +1,10 @@
 """`make run`: Azurite, local_azure and the function app on http://localhost:7071, stopped together.
 
 The function app runs under `func start` when Azure Functions Core Tools is on PATH, else under the
-devhost. Its environment is ours plus what local_azure generated (CA bundle, managed-identity
-endpoint, ACS endpoint, issuer), which wins over local.settings.json because process environment
-variables take precedence there. Every child runs in its own process group and is stopped by pid.
+devhost. Its environment is ours plus what local_azure and Azurite generated (devtools.app_settings:
+CA bundle, managed-identity endpoint, ACS endpoint, issuer, storage), which wins over local.settings.json
+because process environment variables take precedence there. Every child runs in its own process
+group and is stopped by pid.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import signal
 import socket
@@ -24,16 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from devhost.process import HostProcess
-from devhost.settings import LocalSettings, ensure_settings_file, load_settings
+from devhost.settings import ensure_settings_file, load_settings
+from devtools.app_settings import app_settings
+from devtools.banner import summary
 from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHOWN_SETTINGS = (
-    "COMMUNICATION_SERVICES_ENDPOINT", "AZURE_CLIENT_ID", "IDENTITY_ENDPOINT", "SSL_CERT_FILE", "REGISTRY_TABLE",
-    "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_ADMIN_ROLE", "ALLOWED_SCOPES", "DEFAULT_TOKEN_MINUTES",
-    "TOKEN_RATE_PER_MINUTE", "STALE_IDENTITY_DAYS", "CLEANUP_SCHEDULE", "CLEANUP_DRY_RUN",
-)  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,7 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 class Stack:
-    """What run.py started, stopped in reverse order whatever happens."""
+    """What the launcher started, stopped in reverse order whatever happens."""
 
     def __init__(self) -> None:
         self.stops: list[tuple[str, Callable[[], Any]]] = []
@@ -68,17 +65,10 @@ class Stack:
         self.stops.clear()
 
 
-def host_environment(local: LocalAzureProcess, azurite: AzuriteProcess, base_url: str) -> dict[str, str]:
-    settings = local.settings
-    return {
-        **os.environ,
-        **local.client_environment(),
-        "COMMUNICATION_SERVICES_ENDPOINT": str(settings["acs_endpoint"]),
-        "AUTH_ISSUER": str(settings["issuer"]),
-        "AzureWebJobsStorage": azurite.connection_string,
-        "DEV_ISSUER_MINT_URL": str(settings["issuer_mint_url"]),
-        "PYTHONUNBUFFERED": "1",
-    }
+def host_environment(local: LocalAzureProcess, azurite: AzuriteProcess) -> dict[str, str]:
+    """Ours plus the generated settings; AUTH_AUDIENCE stays local.settings.json's."""
+    generated = app_settings(local.settings, azurite.connection_string, audience=False)
+    return {**os.environ, **generated, "PYTHONUNBUFFERED": "1"}
 
 
 def wait_for_health(host: HostProcess, timeout: float) -> str:
@@ -100,71 +90,6 @@ def wait_for_health(host: HostProcess, timeout: float) -> str:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
-def visible(name: str, value: str) -> str:
-    """Settings as printed: secrets never, connection strings without their keys."""
-    if "AccountKey=" in value:
-        return ";".join(part for part in value.split(";") if part and not part.startswith("AccountKey="))
-    if any(word in name.upper() for word in ("SECRET", "PASSWORD", "HEADER", "KEY")):
-        return "<hidden>" if value else ""
-    return value
-
-
-def summary(
-    args: argparse.Namespace,
-    env: dict[str, str],
-    local: LocalSettings,
-    host_kind: str,
-    health: str,
-    base_url: str,
-    demo_url: str,
-    lazure: dict[str, Any],
-) -> str:
-    """The banner printed once everything answers: URLs, settings, and how to sign in."""
-    values = {name: env.get(name, local.values.get(name, "")) for name in SHOWN_SETTINGS}
-    values["AzureWebJobsStorage"] = env["AzureWebJobsStorage"]
-    width = max(map(len, values))
-    mint = str(lazure["issuer_mint_url"])
-    audience = values.get("AUTH_AUDIENCE") or str(lazure.get("default_audience", ""))
-    role = values.get("AUTH_ADMIN_ROLE") or "TokenService.Admin"
-    key = local.keys.default_function_key
-    user_body = json.dumps({"sub": "alice", "aud": audience})
-    admin_body = json.dumps({"sub": "admin", "aud": audience, "roles": [role]})
-    extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
-    lines = [
-        "",
-        "=" * 78,
-        f"ACS token service is running ({host_kind}) — health: {health}",
-        "",
-        f"Demo page:   {demo_url}/demo/",
-        f"OpenAPI:     {base_url}/api/openapi.json",
-        f"Function key (local dev only, from {args.settings}): {key}",
-        "",
-        "Settings in use:",
-        *(f"  {name.ljust(width)}  {visible(name, value)}" for name, value in values.items()),
-        "",
-        "Dev sign-in (the local issuer mints tokens for any user):",
-        f"  USER_TOKEN=$(curl -s -X POST {mint} -H 'Content-Type: application/json' \\",
-        f"      -d {shlex.quote(user_body)} | {extract})",
-        f"  curl -s -X POST {base_url}/api/token -H \"Authorization: Bearer $USER_TOKEN\" \\",
-        "      -H 'Content-Type: application/json' -d '{\"scopes\": [\"voip\"]}'",
-        "",
-        "Admin token (role " + role + ") for /api/identities, together with the function key:",
-        f"  ADMIN_TOKEN=$(curl -s -X POST {mint} -H 'Content-Type: application/json' \\",
-        f"      -d {shlex.quote(admin_body)} | {extract})",
-        f"  curl -s -X POST {base_url}/api/identities -H \"Authorization: Bearer $ADMIN_TOKEN\" \\",
-        f"      -H 'x-functions-key: {key}' -H 'Content-Type: application/json' -d '{{}}'",
-        "",
-        "Seed quickstart through the function URLs:",
-        f"  .venv/bin/python -m token_service.quickstart --url {base_url} --function-key {key} \\",
-        f"      --issuer-mint-url {mint}",
-        "",
-        f"Logs of Azurite and local_azure: {args.state_dir / 'logs'}.  Press Ctrl+C to stop everything.",
-        "=" * 78,
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def check_ports_free(ports: dict[str, int]) -> None:
     """Fail early, naming the port: a busy port would otherwise look like a started service."""
     for name, port in ports.items():
@@ -174,7 +99,7 @@ def check_ports_free(ports: dict[str, int]) -> None:
             except OSError:
                 raise RuntimeError(
                     f"port {port} ({name}) is already in use on 127.0.0.1 (another `make run`?); "
-                    "choose others with RUN_ARGS, see `python -m devhost.run --help`"
+                    "choose others with RUN_ARGS, see `python -m devtools.run --help`"
                 ) from None
 
 
@@ -207,7 +132,7 @@ def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
     )
     stack.add("local_azure", local.stop)
     base_url = f"http://localhost:{args.port}"
-    env = host_environment(local, azurite, base_url)
+    env = host_environment(local, azurite)
     use_func = args.host == "func" or (args.host == "auto" and shutil.which("func") is not None)
     if use_func:
         print("make run: starting `func start` (Azure Functions Core Tools)…", flush=True)

@@ -1,6 +1,6 @@
 """The seed ACS access-tokens quickstart, run through this app's function URLs.
 
-`python -m token_service.quickstart --url http://localhost:7071` creates an identity, issues a
+`python -m devtools.quickstart --url http://localhost:7071` creates an identity, issues a
 `voip` token, revokes its tokens and deletes it via the admin routes, printing what the original
 quickstart prints. Admin routes need a bearer token with the admin role (minted from the local dev
 issuer with --issuer-mint-url, or given with --admin-token) and the function key.
@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from local_azure import settings_file
+
 DEFAULT_AUDIENCE = "api://acs-token-service"
 DEFAULT_ADMIN_ROLE = "TokenService.Admin"
 
@@ -27,7 +29,7 @@ class QuickstartError(Exception):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m token_service.quickstart", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.quickstart", description=__doc__)
     parser.add_argument("--url", default="http://localhost:7071", help="the function app's base URL")
     parser.add_argument("--function-key", help="default: DevHost.FunctionKeys.default of local.settings.json")
     auth = parser.add_mutually_exclusive_group()
@@ -83,7 +85,8 @@ def _problem(error: urllib.error.HTTPError) -> str:
 def admin_token(args: argparse.Namespace) -> str:
     if args.admin_token:
         return str(args.admin_token)
-    mint = args.issuer_mint_url or _json_file(Path(".local/azure/settings.json")).get("issuer_mint_url")
+    generated = settings_file.read_if_present()
+    mint = args.issuer_mint_url or (generated.issuer_mint_url if generated else None)
     if not mint:
         raise QuickstartError("no admin token: pass --admin-token, or --issuer-mint-url of the local dev issuer")
     body = {"sub": "quickstart-admin", "name": "Quickstart admin", "roles": [args.admin_role], "aud": args.audience}

@@ -1,0 +1,34 @@
+"""The function app's settings for a local run, from what local_azure and Azurite generated.
+
+One mapping for `make run`, the tests and the benchmarks, so a new generated setting is added once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from local_azure.settings_file import LocalAzureSettings
+
+
+def app_settings(
+    local_azure: LocalAzureSettings,
+    storage_connection_string: str,
+    extra: Mapping[str, str] | None = None,
+    *,
+    audience: bool = True,
+) -> dict[str, str]:
+    """App settings (and the client environment) pointing the app at the local stand-ins.
+
+    `audience=False` leaves AUTH_AUDIENCE to local.settings.json (`make run`: the developer's file decides);
+    `extra` is the caller's own settings (table name, limits...), applied last.
+    """
+    values = {
+        **local_azure.client_environment(),  # SSL_CERT_FILE, REQUESTS_CA_BUNDLE, IDENTITY_ENDPOINT/HEADER
+        "COMMUNICATION_SERVICES_ENDPOINT": local_azure.acs_endpoint,
+        "AUTH_ISSUER": local_azure.issuer,
+        "AzureWebJobsStorage": storage_connection_string,
+        "DEV_ISSUER_MINT_URL": local_azure.issuer_mint_url,
+    }
+    if audience:
+        values["AUTH_AUDIENCE"] = local_azure.default_audience
+    return {**values, **(extra or {})}

@@ -1,0 +1,68 @@
+"""local_azure's typed settings file and devtools.app_settings(), the one mapping to the app's settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from devtools.app_settings import app_settings
+from local_azure import settings_file
+from local_azure.settings_file import LocalAzureSettings
+
+
+def sample(tmp_path: Path) -> LocalAzureSettings:
+    return settings_file.build(
+        pid=42, host="127.0.0.1", acs_port=7443, local_port=7444, access_key="a2V5", resource_id="res-1",
+        ca_cert_file=tmp_path / "ca.pem", identity_header="header-1", user_client_id="client-1",
+        tenant_id="tenant-1", default_audience="api://acs-token-service",
+        teams_audience="https://auth.msft.communication.azure.com", data_dir=tmp_path,
+    )  # fmt: skip
+
+
+def test_the_file_round_trips_with_the_same_keys(tmp_path: Path) -> None:
+    settings = sample(tmp_path)
+    path = settings_file.default_path(tmp_path)
+    settings_file.write(path, settings)
+    on_disk = json.loads(path.read_text())
+    assert on_disk["acs_endpoint"] == "https://127.0.0.1:7443"
+    assert on_disk["issuer_mint_url"] == "http://127.0.0.1:7444/issuer/mint"
+    assert len(on_disk) == 21 and on_disk == settings.to_json()
+    assert settings_file.read(path) == settings
+    assert settings_file.read_if_present(path) == settings
+    assert settings_file.read_if_present(tmp_path / "absent.json") is None
+
+
+@pytest.mark.parametrize(("key", "value"), [("issuer", None), ("pid", "42"), ("acs_endpoint", 7443), ("pid", True)])
+def test_a_missing_or_mistyped_key_is_named(tmp_path: Path, key: str, value: object) -> None:
+    document = sample(tmp_path).to_json()
+    if value is None:
+        del document[key]
+    else:
+        document[key] = value
+    with pytest.raises(ValueError, match=repr(key)):
+        LocalAzureSettings.from_json(document)
+
+
+def test_the_default_file_is_where_make_run_writes_it() -> None:
+    assert settings_file.default_path() == Path(".local/azure/settings.json")
+
+
+def test_app_settings_maps_the_generated_values(tmp_path: Path) -> None:
+    local = sample(tmp_path)
+    values = app_settings(local, "AccountName=devstoreaccount1;", {"REGISTRY_TABLE": "t1", "AUTH_AUDIENCE": "mine"})
+    assert values == {
+        "SSL_CERT_FILE": local.ca_cert_file,
+        "REQUESTS_CA_BUNDLE": local.ca_cert_file,
+        "IDENTITY_ENDPOINT": "http://127.0.0.1:7444/msi/token",
+        "IDENTITY_HEADER": "header-1",
+        "COMMUNICATION_SERVICES_ENDPOINT": "https://127.0.0.1:7443",
+        "AUTH_ISSUER": "http://127.0.0.1:7444/issuer",
+        "AzureWebJobsStorage": "AccountName=devstoreaccount1;",
+        "DEV_ISSUER_MINT_URL": "http://127.0.0.1:7444/issuer/mint",
+        "AUTH_AUDIENCE": "mine",  # the caller's extra wins
+        "REGISTRY_TABLE": "t1",
+    }
+    assert "AUTH_AUDIENCE" not in app_settings(local, "AccountName=x;", audience=False)
+    assert app_settings(local, "AccountName=x;")["AUTH_AUDIENCE"] == "api://acs-token-service"
