@@ -74,7 +74,7 @@ def host_environment(local: LocalAzureProcess, azurite: AzuriteProcess, base_url
         **os.environ,
         **local.client_environment(),
         "COMMUNICATION_SERVICES_ENDPOINT": str(settings["acs_endpoint"]),
-        "AUTH_ISSUER": str(settings["issuer"]),
+        "AUTH_ISSUER": str(settings["auth_issuer"]),
         "AzureWebJobsStorage": azurite.connection_string,
         "DEV_ISSUER_MINT_URL": str(settings["issuer_mint_url"]),
         "PYTHONUNBUFFERED": "1",
@@ -124,7 +124,7 @@ def summary(
     values["AzureWebJobsStorage"] = env["AzureWebJobsStorage"]
     width = max(map(len, values))
     mint = str(lazure["issuer_mint_url"])
-    audience = values.get("AUTH_AUDIENCE") or str(lazure.get("default_audience", ""))
+    audience = (values.get("AUTH_AUDIENCE") or str(lazure.get("default_audience", ""))).split(",")[0]
     role = values.get("AUTH_ADMIN_ROLE") or "TokenService.Admin"
     key = local.keys.default_function_key
     user_body = json.dumps({"sub": "alice", "aud": audience})

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from local_azure import issuer
 from local_azure.files import read_json, write_json_atomic
 
 DEFAULT_NAME = "settings.json"
@@ -65,7 +66,8 @@ def build(
 ) -> dict[str, Any]:
     acs = f"https://{host}:{acs_port}"
     local = f"http://{host}:{local_port}"
-    issuer = f"{local}/issuer"
+    base = f"{local}/issuer"
+    v1, v2 = issuer.v1_issuer(base, issuer.DEFAULT_TENANT_ID), issuer.v2_issuer(base, issuer.DEFAULT_TENANT_ID)
     return {
         "pid": pid,
         "acs_endpoint": acs,
@@ -75,9 +77,15 @@ def build(
         "identity_endpoint": f"{local}/msi/token",
         "identity_header": identity_header,
         "managed_identity_client_id": user_client_id,
-        "issuer": issuer,
-        "issuer_mint_url": f"{issuer}/mint",
-        "default_audience": default_audience,
+        "issuer": v2,  # the default mint shape (v2 user tokens)
+        "issuer_v1": v1,
+        "issuer_mint_url": f"{base}/mint",
+        "auth_issuer": f"{v1},{v2}",  # AUTH_ISSUER / AUTH_AUDIENCE accepting both of Entra's token versions
+        "auth_audience": f"{default_audience},{issuer.API_CLIENT_ID}",
+        "app_id_uri": default_audience,
+        "api_client_id": issuer.API_CLIENT_ID,
+        "issuer_tenant_id": issuer.DEFAULT_TENANT_ID,
+        "default_audience": issuer.API_CLIENT_ID,  # `aud` of default (v2) minted tokens
         "teams_audience": teams_audience,
         "acs_control_url": f"{acs}/_local/faults",
         "acs_token_check_url": f"{acs}/_local/tokens/check",
@@ -85,7 +93,7 @@ def build(
         "acs_identities_url": f"{acs}/_local/identities",
         "acs_stats_url": f"{acs}/_local/stats",
         "mi_faults_url": f"{local}/msi/_faults",
-        "issuer_jwks_url": f"{issuer}/keys",
+        "issuer_jwks_url": f"{base}/keys",
         "tenant_id": tenant_id,
         "data_dir": str(data_dir.resolve()),
     }

@@ -44,6 +44,18 @@ class Forbidden(ServiceError):
     status, code, title = 403, "forbidden", "The caller may not do this"
 
 
+class InsufficientScope(Forbidden):
+    code, title = "insufficient_scope", "The token lacks the required delegated scope"
+
+
+class UserTokenRequired(Forbidden):
+    code, title = "user_token_required", "This route needs a signed-in user's token, not an app-only token"
+
+
+class AuthKeysUnavailable(ServiceError):
+    status, code, title = 503, "auth_keys_unavailable", "The token issuer's signing keys are unavailable"
+
+
 class IdentityNotFound(ServiceError):
     status, code, title = 404, "identity_not_found", "No such identity"
 

@@ -27,8 +27,8 @@ def app_environment(local_azure: LocalAzureProcess, azurite: AzuriteProcess) -> 
         "COMMUNICATION_SERVICES_ENDPOINT": settings["acs_endpoint"],
         "AzureWebJobsStorage": azurite.connection_string,
         "REGISTRY_TABLE": "registry" + uuid.uuid4().hex[:8],
-        "AUTH_ISSUER": settings["issuer"],
-        "AUTH_AUDIENCE": settings["default_audience"],
+        "AUTH_ISSUER": settings["auth_issuer"],  # Entra's v1 and v2 issuers of the dev tenant
+        "AUTH_AUDIENCE": settings["auth_audience"],  # the App ID URI (v1) and the client id (v2)
         "AUTH_ADMIN_ROLE": ADMIN_ROLE,
         "TEAMS_APP_ID": TEAMS_APP_ID,
         "ALLOWED_SCOPES": "chat,voip",
