@@ -36,6 +36,11 @@ REQUIRED_SCOPE = "access_as_user"
 # The client that signs users in (the demo page, a SPA): `azp` (v2) / `appid` (v1) of user tokens.
 DEFAULT_CLIENT_APP_ID = "0c9a8b7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"
 KINDS = ("v1", "v2", "app", "id")
+CLAIMS_SUPPORTED = (
+    "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
+    "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
+    "c_hash", "email",
+)  # fmt: skip
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -104,11 +109,7 @@ def discovery_document(base: str, tenant_id: str, version: str) -> dict[str, Any
         "http_logout_supported": True,
         "frontchannel_logout_supported": True,
         "end_session_endpoint": f"{oauth}/logout",
-        "claims_supported": [
-            "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name",
-            "tid", "ver", "at_hash", "c_hash", "email",
-        ],  # fmt: skip
+        "claims_supported": list(CLAIMS_SUPPORTED),
         "tenant_region_scope": "EU",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
@@ -162,16 +163,15 @@ def _version(kind: str, body: dict[str, Any], ours: bool) -> str:
     return str(ver)
 
 
-def _audience(body: dict[str, Any], kind: str, ver: str) -> tuple[str, bool]:
-    """The `aud` claim and whether it names our API. `aud` in the body names the requested resource:
-    Entra's v2 tokens always carry the API's client id, v1 tokens the resource as requested."""
+def _audience(body: dict[str, Any], kind: str, ver: str) -> str:
+    """`aud` in the body names the requested resource: for our API, Entra's v2 tokens (and ID tokens)
+    carry the API's client id, v1 tokens the identifier as requested; other resources pass through."""
     requested = body.get("aud")
-    ours = requested in (None, DEFAULT_AUDIENCE, API_CLIENT_ID)
-    if not ours:
-        return str(requested), False
+    if requested not in (None, DEFAULT_AUDIENCE, API_CLIENT_ID):
+        return str(requested)
     if kind == "id" or ver == "2.0":
-        return API_CLIENT_ID, True
-    return str(requested or DEFAULT_AUDIENCE), True
+        return API_CLIENT_ID
+    return str(requested or DEFAULT_AUDIENCE)
 
 
 def mint_claims(body: Any, base: str, default_tenant: str, now: float) -> dict[str, Any]:
@@ -201,7 +201,7 @@ def mint_claims(body: Any, base: str, default_tenant: str, now: float) -> dict[s
     ours = body.get("aud") in (None, DEFAULT_AUDIENCE, API_CLIENT_ID)
     kind = kind or ("v2" if ours else "v1")
     ver = _version(kind, body, ours)
-    aud, _ = _audience(body, kind, ver)
+    aud = _audience(body, kind, ver)
     tenant_id = body.get("tid") or default_tenant
     client_app = body.get("appid") or body.get("azp") or DEFAULT_CLIENT_APP_ID
     if kind == "app":

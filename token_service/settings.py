@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 ACS_SCOPES = frozenset({"chat", "voip", "chat.join", "chat.join.limited", "voip.join"})
 MIN_TOKEN_MINUTES = 60
 MAX_TOKEN_MINUTES = 1440
+SCOPE_TOKEN = r"[\x21\x23-\x5B\x5D-\x7E]{1,128}"  # RFC 6749 §3.3 scope-token: one name, no spaces
 
 
 class SettingsError(ValueError):
@@ -60,7 +61,7 @@ class Settings:
             registry_table=reader.matching("REGISTRY_TABLE", "acsidentities", r"[A-Za-z][A-Za-z0-9]{2,62}"),
             auth_issuers=reader.exact_urls("AUTH_ISSUER"),
             auth_audiences=reader.listed("AUTH_AUDIENCE"),
-            auth_required_scope=reader.matching("AUTH_REQUIRED_SCOPE", "access_as_user", r"[\x21\x23-\x5B\x5D-\x7E]{1,128}"),
+            auth_required_scope=reader.matching("AUTH_REQUIRED_SCOPE", "access_as_user", SCOPE_TOKEN),
             auth_admin_role=reader.optional("AUTH_ADMIN_ROLE") or "TokenService.Admin",
             teams_app_id=reader.optional("TEAMS_APP_ID"),
             allowed_scopes=reader.scopes("ALLOWED_SCOPES", "chat,voip"),

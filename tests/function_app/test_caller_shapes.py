@@ -91,7 +91,7 @@ def token_for(caller: Caller, case: str) -> str:
 
 
 def _unsigned(token: str, alg: str) -> str:
-    header, payload, _ = token.split(".")
+    _, payload, _ = token.split(".")
     forged_header = jwt.utils.base64url_encode(f'{{"alg":"{alg}","typ":"JWT"}}'.encode()).decode()
     return f"{forged_header}.{payload}." + ("" if alg == "none" else "c2lnbmF0dXJl")
 
