@@ -20,7 +20,7 @@ import jwt
 
 from token_service.auth_claims import Principal, principal_from_claims
 from token_service.auth_keys import TIMEOUT_SECONDS, KeyRing
-from token_service.errors import Unauthenticated
+from token_service.errors import NoToken, Unauthenticated
 
 __all__ = ["CallerAuthenticator", "Principal", "ValidatedTokens"]
 
@@ -94,7 +94,7 @@ class CallerAuthenticator:
         principal = headers.get("x-ms-client-principal") or headers.get("X-MS-CLIENT-PRINCIPAL")
         if principal and self._platform_auth_enabled:
             return _from_client_principal(principal)
-        raise Unauthenticated("no bearer token")
+        raise NoToken("no bearer token")
 
     async def _from_jwt(self, token: str) -> Principal:
         known = self._validated.get(token)

@@ -47,13 +47,13 @@ def no_content() -> func.HttpResponse:
 
 
 def problem_response(
-    status: int, code: str, title: str, detail: str, retry_after: int | None = None
+    status: int, code: str, title: str, detail: str, retry_after: int | None = None, challenge: str | None = None
 ) -> func.HttpResponse:
     headers = {"Cache-Control": "no-store", "Content-Type": "application/problem+json"}
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if challenge or status == 401:
+        headers["WWW-Authenticate"] = challenge or 'Bearer error="invalid_token"'
     body = {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status, "code": code, "detail": detail}
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/problem+json")
 
@@ -118,7 +118,9 @@ def endpoint(
                 response = await handler(req, context)
             except ServiceError as error:
                 code = error.code
-                response = problem_response(error.status, error.code, error.title, error.detail, error.retry_after)
+                response = problem_response(
+                    error.status, error.code, error.title, error.detail, error.retry_after, error.challenge
+                )
             except Exception as error:
                 code = "internal_error"
                 # Frames but not the message: a message may quote input, and input may hold a token.
