@@ -2,8 +2,8 @@
 a request wait on a slow or dead issuer more than once.
 
 - One refresh at a time for all issuers (discovery of issuers not yet resolved, then each distinct
-  `jwks_uri` once: Entra's v1 and v2 issuers of a tenant may share one key set), bounded as a whole
-  by one timeout.
+  `jwks_uri` once: issuers naming the same `jwks_uri` share one key set), bounded as a whole by one
+  timeout. An issuer's `jwks_uri` is resolved once per instance (Entra's never change).
 - Stale-while-revalidate: a key whose `kid` is known is returned at once; past the TTL a refresh
   starts in the background.
 - A `kid` nobody knows waits for the refresh in progress (or starts one, at most once a minute after
@@ -67,7 +67,7 @@ class KeyRing:
         self._retry_at = -math.inf
         self._last_failed = False
         self._task: asyncio.Task[None] | None = None
-        self.refreshes_started = 0  # observable by tests and health
+        self.refreshes_started = 0  # how many refreshes began (tests count them)
 
     async def key_for(self, issuer: str, kid: str) -> Any:
         keys = self._keys(issuer)
