@@ -24,7 +24,9 @@ def demo_config(api_base: str = "") -> dict[str, Any]:
     return {
         "apiBase": os.environ.get("DEMO_API_BASE", api_base),
         "issuerMintUrl": os.environ.get("DEV_ISSUER_MINT_URL") or (generated.issuer_mint_url if generated else None),
-        "audience": os.environ.get("AUTH_AUDIENCE") or (generated.default_audience if generated else None),
+        # The first configured audience: the dev issuer mints our API's token shape for either one.
+        "audience": (os.environ.get("AUTH_AUDIENCE") or (generated.default_audience if generated else "")).split(",")[0]
+        or None,
         "scopes": ["voip"],
         "expiresInMinutes": int(os.environ.get("DEMO_TOKEN_MINUTES", "60")),
     }

@@ -25,10 +25,10 @@ def app_settings(
     values = {
         **local_azure.client_environment(),  # SSL_CERT_FILE, REQUESTS_CA_BUNDLE, IDENTITY_ENDPOINT/HEADER
         "COMMUNICATION_SERVICES_ENDPOINT": local_azure.acs_endpoint,
-        "AUTH_ISSUER": local_azure.issuer,
+        "AUTH_ISSUER": local_azure.auth_issuer,  # Entra v1 and v2 issuers of the dev tenant
         "AzureWebJobsStorage": storage_connection_string,
         "DEV_ISSUER_MINT_URL": local_azure.issuer_mint_url,
     }
     if audience:
-        values["AUTH_AUDIENCE"] = local_azure.default_audience
+        values["AUTH_AUDIENCE"] = local_azure.auth_audience  # App ID URI (v1) and client id (v2)
     return {**values, **(extra or {})}

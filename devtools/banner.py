@@ -43,7 +43,7 @@ def summary(
     values["AzureWebJobsStorage"] = env["AzureWebJobsStorage"]
     width = max(map(len, values))
     mint = lazure.issuer_mint_url
-    audience = values.get("AUTH_AUDIENCE") or lazure.default_audience
+    audience = (values.get("AUTH_AUDIENCE") or lazure.default_audience).split(",")[0]
     role = values.get("AUTH_ADMIN_ROLE") or "TokenService.Admin"
     key = local.keys.default_function_key
     user_body = json.dumps({"sub": "alice", "aud": audience})

@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--admin-token", help="a bearer token with the admin role")
     auth.add_argument("--issuer-mint-url", help="local dev issuer mint URL (default: from .local/azure)")
-    parser.add_argument("--audience", default=os.environ.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE)
+    parser.add_argument("--audience", default=(os.environ.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE).split(",")[0])
     parser.add_argument("--admin-role", default=os.environ.get("AUTH_ADMIN_ROLE") or DEFAULT_ADMIN_ROLE)
     parser.add_argument("--expires-in-minutes", type=int, help="custom token lifetime (60-1440)")
     return parser.parse_args(argv)

@@ -60,7 +60,7 @@ def build_acs_app(
         store=store,
         tokens=tokens,
         auth=AcsAuthenticator(material.access_key, mi_tokens),
-        teams=TeamsExchange(material.issuer_key, issuer, tokens),
+        teams=TeamsExchange(material.issuer_key, IssuerService(material.issuer_key, issuer).issuers, tokens),
         faults=faults,
         stats=Stats(),
     )
@@ -75,7 +75,7 @@ def build_local_app(material: Material, mi_tokens: MiTokens, issuer: str) -> web
     app[MI_SERVICE] = MiService(
         mi_tokens, material.identity_header, material.system_identity, material.user_identity
     )
-    app[ISSUER] = IssuerService(material.issuer_key, issuer, material.tenant_id)
+    app[ISSUER] = IssuerService(material.issuer_key, issuer)
     add_managed_identity_routes(app)
     add_issuer_routes(app)
     return app
@@ -90,7 +90,7 @@ async def serve(config: Config) -> int:
     store = IdentityStore(data_dir / "state.sqlite3")
     acs_sock, local_sock = _bind(host, config.acs_port), _bind(host, config.local_port)
     acs_port, local_port = acs_sock.getsockname()[1], local_sock.getsockname()[1]
-    issuer = f"http://{host}:{local_port}/issuer"
+    issuer = f"http://{host}:{local_port}/issuer"  # the dev issuer's base; its issuers are below it
     mi_tokens = MiTokens(material.mi_key, material.tenant_id, config.mi_token_lifetime)
     runners = [
         web.AppRunner(build_acs_app(material, store, mi_tokens, issuer, config), access_log=None),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_azure import issuer
 from local_azure.files import read_json, write_json_atomic
 
 DEFAULT_NAME = "settings.json"
@@ -33,8 +34,14 @@ class LocalAzureSettings:
     identity_endpoint: str
     identity_header: str
     managed_identity_client_id: str
-    issuer: str
+    issuer: str  # Entra v2 shape: the default of minted tokens
+    issuer_v1: str
     issuer_mint_url: str
+    auth_issuer: str  # both issuers, comma-separated: what AUTH_ISSUER accepts locally
+    auth_audience: str  # the App ID URI and the client id: what AUTH_AUDIENCE accepts locally
+    app_id_uri: str
+    api_client_id: str
+    issuer_tenant_id: str
     default_audience: str
     teams_audience: str
     acs_control_url: str
@@ -131,7 +138,8 @@ def build(
 ) -> LocalAzureSettings:
     acs = f"https://{host}:{acs_port}"
     local = f"http://{host}:{local_port}"
-    issuer = f"{local}/issuer"
+    base = f"{local}/issuer"
+    v1, v2 = issuer.v1_issuer(base, issuer.DEFAULT_TENANT_ID), issuer.v2_issuer(base, issuer.DEFAULT_TENANT_ID)
     return LocalAzureSettings(
         pid=pid,
         acs_endpoint=acs,
@@ -141,9 +149,15 @@ def build(
         identity_endpoint=f"{local}/msi/token",
         identity_header=identity_header,
         managed_identity_client_id=user_client_id,
-        issuer=issuer,
-        issuer_mint_url=f"{issuer}/mint",
-        default_audience=default_audience,
+        issuer=v2,  # the default mint shape (v2 user tokens)
+        issuer_v1=v1,
+        issuer_mint_url=f"{base}/mint",
+        auth_issuer=f"{v1},{v2}",  # AUTH_ISSUER / AUTH_AUDIENCE accepting both of Entra's token versions
+        auth_audience=f"{default_audience},{issuer.API_CLIENT_ID}",
+        app_id_uri=default_audience,
+        api_client_id=issuer.API_CLIENT_ID,
+        issuer_tenant_id=issuer.DEFAULT_TENANT_ID,
+        default_audience=issuer.API_CLIENT_ID,  # `aud` of default (v2) minted tokens
         teams_audience=teams_audience,
         acs_control_url=f"{acs}/_local/faults",
         acs_token_check_url=f"{acs}/_local/tokens/check",
@@ -151,7 +165,7 @@ def build(
         acs_identities_url=f"{acs}/_local/identities",
         acs_stats_url=f"{acs}/_local/stats",
         mi_faults_url=f"{local}/msi/_faults",
-        issuer_jwks_url=f"{issuer}/keys",
+        issuer_jwks_url=f"{base}/keys",
         tenant_id=tenant_id,
         data_dir=str(data_dir.resolve()),
     )

@@ -8,6 +8,7 @@ AppIdMismatch), `oid` == userId (400 UserIdMismatch).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import jwt
 
@@ -20,9 +21,9 @@ TEAMS_SCOPES = ["voip", "chat"]
 
 
 class TeamsExchange:
-    def __init__(self, issuer_key: SigningKey, issuer: str, tokens: AcsTokens) -> None:
+    def __init__(self, issuer_key: SigningKey, issuers: Sequence[str], tokens: AcsTokens) -> None:
         self._key = issuer_key
-        self._issuer = issuer
+        self._issuers = list(issuers)  # the dev issuer's v1 and v2 identities
         self._tokens = tokens
 
     def exchange(self, token: str, app_id: str, user_id: str) -> IssuedToken:
@@ -32,7 +33,7 @@ class TeamsExchange:
                 token,
                 self._key.public_key,
                 algorithms=["RS256"],
-                issuer=self._issuer,
+                issuer=self._issuers,
                 options={"require": ["exp", "iss", "aud"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError as error:

@@ -1,97 +1,45 @@
-"""Who is calling: bearer JWTs from the configured OIDC issuer, validated here with PyJWT.
+"""Who is calling: bearer JWTs from the configured OIDC issuer(s), validated here with PyJWT.
 
-Checked: signature against the issuer's JWKS (fetched via OIDC discovery, cached, refreshed at most
-once a minute for an unknown `kid`), `alg` pinned to RS256, issuer, audience, expiry and not-before.
-Optionally App Service Authentication's X-MS-CLIENT-PRINCIPAL, only where the platform guarantees it.
+Checked: `alg` pinned to RS256; `iss` exactly one of AUTH_ISSUER (looked up before any key fetch, so
+a foreign issuer never makes us fetch anything); signature against that issuer's keys (auth_keys);
+`aud` one of AUTH_AUDIENCE; expiry and not-before. Then the claim rules (auth_claims): access tokens
+only, the user key, app-only vs user. Route rules (scope, role) are the blueprints' call on the
+Principal. Optionally App Service Authentication's X-MS-CLIENT-PRINCIPAL, only where the platform
+guarantees it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
-import ssl
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-import aiohttp
 import jwt
 
-from token_service.errors import Forbidden, Unauthenticated
-from token_service.transport import ca_bundle
+from token_service.auth_claims import Principal, principal_from_claims
+from token_service.auth_keys import TIMEOUT_SECONDS, KeyRing
+from token_service.errors import NoToken, Unauthenticated
+
+__all__ = ["CallerAuthenticator", "Principal", "ValidatedTokens"]
 
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 60
-JWKS_TTL_SECONDS = 3600
-JWKS_MIN_REFRESH_SECONDS = 60
 # Validated tokens, by their exact text: a client sends the same bearer until it expires, and the RSA
 # check is the costliest step of a request. An entry lives until the token's exp (plus the leeway
-# decode allows) but never longer than the JWKS cache keeps a key, so it accepts nothing the key cache
-# would not; a different byte anywhere is a different key, so nothing forged can hit.
+# decode allows) but never longer than five minutes; a different byte anywhere is a different key, so
+# nothing forged can hit.
 VALIDATED_TTL_SECONDS = 300
 VALIDATED_MAX_ENTRIES = 4096
 OID_CLAIM_URI = "http://schemas.microsoft.com/identity/claims/objectidentifier"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller. `user_key` is `oid` where present, else `sub`."""
-
-    user_key: str
-    object_id: str | None
-    roles: frozenset[str]
-
-    def require_role(self, role: str) -> None:
-        if role not in self.roles:
-            raise Forbidden(f"this needs the '{role}' app role")
-
-
-class JwksCache:
-    """The issuer's signing keys by kid, fetched through OIDC discovery."""
-
-    def __init__(self, issuer: str, timeout_seconds: float = 5.0) -> None:
-        self._discovery_url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = float("-inf")
-        self._lock = asyncio.Lock()
-
-    async def key_for(self, kid: str) -> Any:
-        now = time.monotonic()
-        if kid in self._keys and now - self._fetched_at < JWKS_TTL_SECONDS:
-            return self._keys[kid]
-        async with self._lock:
-            stale = time.monotonic() - self._fetched_at >= JWKS_TTL_SECONDS
-            may_refresh = time.monotonic() - self._fetched_at >= JWKS_MIN_REFRESH_SECONDS
-            if stale or (kid not in self._keys and may_refresh):
-                await self._refresh()
-        if kid not in self._keys:
-            raise Unauthenticated("the token's signing key is not one of the issuer's keys")
-        return self._keys[kid]
-
-    async def _refresh(self) -> None:
-        try:
-            connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=ca_bundle()))
-            async with aiohttp.ClientSession(timeout=self._timeout, connector=connector) as session:
-                async with session.get(self._discovery_url) as response:
-                    response.raise_for_status()
-                    jwks_uri = (await response.json(content_type=None))["jwks_uri"]
-                async with session.get(jwks_uri) as response:
-                    response.raise_for_status()
-                    jwks = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
-            if self._keys:
-                return  # keep serving with the keys we have
-            raise Unauthenticated("the token issuer's keys could not be fetched") from None
-        keys: dict[str, Any] = {}
-        for jwk in jwks.get("keys", []):
-            if jwk.get("kid") and jwk.get("kty") == "RSA" and jwk.get("use", "sig") == "sig":
-                keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="RS256").key
-        self._keys = keys
-        self._fetched_at = time.monotonic()
+# App Service Authentication names some claims by URI: the JWT claim each stands for.
+CLIENT_PRINCIPAL_CLAIMS = {
+    OID_CLAIM_URI: "oid",
+    "http://schemas.microsoft.com/identity/claims/tenantid": "tid",
+    "http://schemas.microsoft.com/identity/claims/scope": "scp",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier": "sub",
+}
 
 
 class ValidatedTokens:
@@ -122,11 +70,18 @@ class ValidatedTokens:
 
 
 class CallerAuthenticator:
-    def __init__(self, issuer: str, audience: str, platform_auth_enabled: bool = False) -> None:
-        self._issuer = issuer.rstrip("/")
-        self._audience = audience
+    def __init__(
+        self,
+        issuers: Sequence[str],
+        audiences: Sequence[str],
+        platform_auth_enabled: bool = False,
+        *,
+        keys_timeout_seconds: float = TIMEOUT_SECONDS,
+    ) -> None:
+        self._issuers = frozenset(issuers)
+        self._audiences = list(audiences)
         self._platform_auth_enabled = platform_auth_enabled
-        self._jwks = JwksCache(issuer)
+        self.keys = KeyRing(list(issuers), timeout_seconds=keys_timeout_seconds)
         self._validated = ValidatedTokens()
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
@@ -139,7 +94,7 @@ class CallerAuthenticator:
         principal = headers.get("x-ms-client-principal") or headers.get("X-MS-CLIENT-PRINCIPAL")
         if principal and self._platform_auth_enabled:
             return _from_client_principal(principal)
-        raise Unauthenticated("no bearer token")
+        raise NoToken("no bearer token")
 
     async def _from_jwt(self, token: str) -> Principal:
         known = self._validated.get(token)
@@ -147,6 +102,7 @@ class CallerAuthenticator:
             return known
         try:
             header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise Unauthenticated("the bearer token is not a JWT") from None
         if header.get("alg") not in ALGORITHMS:
@@ -154,14 +110,17 @@ class CallerAuthenticator:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise Unauthenticated("the token has no key id")
-        key = await self._jwks.key_for(kid)
+        issuer = unverified.get("iss")
+        if not isinstance(issuer, str) or issuer not in self._issuers:
+            raise Unauthenticated("the token is from another issuer")
+        key = await self.keys.key_for(issuer, kid)
         try:
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=ALGORITHMS,
-                audience=self._audience,
-                issuer=self._issuer,
+                audience=self._audiences,
+                issuer=issuer,
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iss", "aud"]},
             )
@@ -175,34 +134,27 @@ class CallerAuthenticator:
             raise Unauthenticated("the token is from another issuer") from None
         except jwt.PyJWTError:
             raise Unauthenticated("the token is not valid") from None
-        principal = _principal(claims.get("oid"), claims.get("sub"), claims.get("roles"))
+        principal = principal_from_claims(claims)
         self._validated.put(token, principal, float(claims["exp"]))
         return principal
 
 
-def _principal(oid: Any, sub: Any, roles: Any) -> Principal:
-    key = oid if isinstance(oid, str) and oid else sub
-    if not isinstance(key, str) or not key or len(key) > 256:
-        raise Unauthenticated("the token names no user (oid or sub)")
-    role_set = frozenset(role for role in roles if isinstance(role, str)) if isinstance(roles, list) else frozenset()
-    return Principal(key, oid if isinstance(oid, str) and oid else None, role_set)
-
-
 def _from_client_principal(encoded: str) -> Principal:
-    """App Service Authentication's header: base64 JSON with a claims list (typ/val pairs)."""
+    """App Service Authentication's header: base64 JSON with a claims list (typ/val pairs), put back into
+    JWT claim names and judged by the same rules as a bearer token."""
     try:
         data = json.loads(base64.b64decode(encoded, validate=False))
-        claims = [(c["typ"], c["val"]) for c in data.get("claims", [])]
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        pairs = [(c["typ"], c["val"]) for c in data.get("claims", [])]
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         raise Unauthenticated("X-MS-CLIENT-PRINCIPAL is malformed") from None
     role_type = data.get("role_typ", "roles")
-    values: dict[str, str] = {}
+    claims: dict[str, object] = {}
     roles: list[str] = []
-    for typ, val in claims:
+    for typ, val in pairs:
         if typ in (role_type, "roles"):
             roles.append(val)
         else:
-            values.setdefault(typ, val)
-    oid = values.get("oid") or values.get(OID_CLAIM_URI)
-    sub = values.get("sub") or values.get("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier")
-    return _principal(oid, sub, roles)
+            claims.setdefault(CLIENT_PRINCIPAL_CLAIMS.get(typ, typ), val)
+    if roles:
+        claims["roles"] = roles
+    return principal_from_claims(claims)

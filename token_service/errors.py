@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# RFC 6750 §3 challenges: no error code when no token was sent, invalid_token for a bad one (401),
+# insufficient_scope when the token is fine but not enough (403).
+REALM = 'Bearer realm="acs-token-service"'
+
 
 class ServiceError(Exception):
     """Base: `code` is stable and documented, `detail` is safe to show a caller (no secrets)."""
@@ -9,6 +13,7 @@ class ServiceError(Exception):
     status = 500
     code = "internal_error"
     title = "Internal error"
+    challenge: str | None = None  # WWW-Authenticate value, for authentication and authorization errors
 
     def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
         super().__init__(detail)
@@ -38,10 +43,28 @@ class UnsupportedMediaType(ServiceError):
 
 class Unauthenticated(ServiceError):
     status, code, title = 401, "unauthenticated", "A valid bearer token is required"
+    challenge = REALM + ', error="invalid_token"'
+
+
+class NoToken(Unauthenticated):
+    challenge = REALM
 
 
 class Forbidden(ServiceError):
     status, code, title = 403, "forbidden", "The caller may not do this"
+    challenge = REALM + ', error="insufficient_scope"'
+
+
+class InsufficientScope(Forbidden):
+    code, title = "insufficient_scope", "The token lacks the required delegated scope"
+
+
+class UserTokenRequired(Forbidden):
+    code, title = "user_token_required", "This route needs a signed-in user's token, not an app-only token"
+
+
+class AuthKeysUnavailable(ServiceError):
+    status, code, title = 503, "auth_keys_unavailable", "The token issuer's signing keys are unavailable"
 
 
 class IdentityNotFound(ServiceError):

@@ -87,7 +87,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
         background_acs=background_acs,
         registry=registry,
         identities=IdentityService(registry, acs, settings, clock),
-        auth=CallerAuthenticator(settings.auth_issuer, settings.auth_audience, settings.platform_auth_enabled),
+        auth=CallerAuthenticator(settings.auth_issuers, settings.auth_audiences, settings.platform_auth_enabled),
         token_limiter=SlidingWindowLimiter(settings.token_rate_per_minute),
         clock=clock,
     )

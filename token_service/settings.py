@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 
 from token_service.token_rules import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES
 
+SCOPE_TOKEN = r"[\x21\x23-\x5B\x5D-\x7E]{1,128}"  # RFC 6749 §3.3 scope-token: one name, no spaces
+
 
 class SettingsError(ValueError):
     """A missing or malformed app setting; the message names it."""
@@ -30,8 +32,9 @@ class Settings:
     azure_client_id: str | None
     storage: StorageSettings
     registry_table: str
-    auth_issuer: str
-    auth_audience: str
+    auth_issuers: tuple[str, ...]
+    auth_audiences: tuple[str, ...]
+    auth_required_scope: str
     auth_admin_role: str
     teams_app_id: str | None
     allowed_scopes: frozenset[str]
@@ -55,8 +58,9 @@ class Settings:
             azure_client_id=reader.optional("AZURE_CLIENT_ID"),
             storage=_storage_settings(reader),
             registry_table=reader.matching("REGISTRY_TABLE", "acsidentities", r"[A-Za-z][A-Za-z0-9]{2,62}"),
-            auth_issuer=reader.url("AUTH_ISSUER"),
-            auth_audience=reader.required("AUTH_AUDIENCE"),
+            auth_issuers=reader.exact_urls("AUTH_ISSUER"),
+            auth_audiences=reader.listed("AUTH_AUDIENCE"),
+            auth_required_scope=reader.matching("AUTH_REQUIRED_SCOPE", "access_as_user", SCOPE_TOKEN),
             auth_admin_role=reader.optional("AUTH_ADMIN_ROLE") or "TokenService.Admin",
             teams_app_id=reader.optional("TEAMS_APP_ID"),
             allowed_scopes=reader.scopes("ALLOWED_SCOPES", "chat,voip"),
@@ -117,6 +121,20 @@ class _Reader:
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise SettingsError(f"{name}: not an http(s) URL")
         return value.rstrip("/")
+
+    def listed(self, name: str) -> tuple[str, ...]:
+        """A required comma-separated list, order kept, duplicates dropped."""
+        values = tuple(dict.fromkeys(part.strip() for part in self.required(name).split(",") if part.strip()))
+        if not values:
+            raise SettingsError(f"{name}: missing")
+        return values
+
+    def exact_urls(self, name: str) -> tuple[str, ...]:
+        """Issuers compared exactly with `iss`, so never normalised: Entra's v1 issuer ends with '/', v2's not."""
+        values = self.listed(name)
+        for value in values:
+            self.url_value(name, value)
+        return values
 
     def https_url(self, name: str) -> str:
         value = self.url(name)

@@ -19,6 +19,7 @@ from azure.data.tables import TableClient
 
 from devhost.process import HostProcess
 from local_azure.azurite import AzuriteProcess, free_port
+from local_azure.issuer import DEFAULT_TENANT_ID
 from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import PROJECT_ROOT, real_app_environment
 from token_service.registry import is_identity_row, is_mapping_row
@@ -178,7 +179,7 @@ class UserLedger:
     def lost(self, found: Agreement) -> dict[str, dict[str, str | None]]:
         lost: dict[str, dict[str, str | None]] = {}
         for user, expected in self.last.items():
-            actual = found.mappings.get(user)
+            actual = found.mappings.get(f"oid:{DEFAULT_TENANT_ID}:{user}")  # the app's key for oid=user
             if expected is None:
                 continue  # deleted: a later mapping would come from a later token, which would be recorded
             if actual != expected or expected not in found.live_in_acs:

@@ -15,6 +15,7 @@ import pytest
 
 from devtools.app_settings import app_settings
 from local_azure.azurite import AzuriteProcess
+from local_azure.issuer import DEFAULT_TENANT_ID
 from local_azure.process import LocalAzureProcess
 
 ADMIN_ROLE = "TokenService.Admin"
@@ -128,3 +129,8 @@ def caller(functions: dict[str, Callable[..., Any]], local_azure: LocalAzureProc
 
 def new_user() -> str:
     return "user-" + uuid.uuid4().hex
+
+
+def user_key(oid: str, tenant_id: str = DEFAULT_TENANT_ID) -> str:
+    """The app's user key for a dev-issuer token with this oid (auth_claims: `oid:<tid>:<oid>`)."""
+    return f"oid:{tenant_id}:{oid}"

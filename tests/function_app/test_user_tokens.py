@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from tests.function_app.conftest import Caller, new_user
+from tests.function_app.conftest import Caller, new_user, user_key
 from token_service.runtime import build_runtime, reset_runtime
 from token_service.settings import Settings
 
@@ -42,7 +42,7 @@ async def test_fifty_concurrent_first_calls_make_one_identity(caller: Caller) ->
     assert created == ids
     from token_service.runtime import get_runtime
 
-    mapping = await get_runtime().registry.get_mapping(user)
+    mapping = await get_runtime().registry.get_mapping(user_key(user))
     assert mapping is not None and mapping.acs_id == ids.pop()
 
 

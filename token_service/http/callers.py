@@ -10,15 +10,21 @@ from token_service.runtime import Runtime, get_runtime
 
 
 async def caller(req: func.HttpRequest, context: RequestContext) -> tuple[Runtime, Principal]:
-    """The worker's runtime and the authenticated caller (recorded for the request's log line)."""
-    runtime = get_runtime()
-    principal = await runtime.auth.authenticate(req.headers)
-    context.user_key = principal.user_key
+    """The worker's runtime and the signed-in user (a delegated token with the required scope)."""
+    runtime, principal = await _authenticated(req, context)
+    principal.require_user(runtime.settings.auth_required_scope)
     return runtime, principal
 
 
 async def admin(req: func.HttpRequest, context: RequestContext) -> Runtime:
-    """As `caller`, and the caller must hold the admin app role."""
-    runtime, principal = await caller(req, context)
+    """The caller must hold the admin app role, in a user's token or an app-only one."""
+    runtime, principal = await _authenticated(req, context)
     principal.require_role(runtime.settings.auth_admin_role)
     return runtime
+
+
+async def _authenticated(req: func.HttpRequest, context: RequestContext) -> tuple[Runtime, Principal]:
+    runtime = get_runtime()
+    principal = await runtime.auth.authenticate(req.headers)
+    context.user_key = principal.user_key  # recorded (hashed) in the request's log line
+    return runtime, principal

@@ -57,7 +57,9 @@ def _with_errors_and_log(handler: Handler, route: str) -> Callable[[func.HttpReq
             response = await handler(req, context)
         except ServiceError as error:
             code = error.code
-            response = problem_response(error.status, error.code, error.title, error.detail, error.retry_after)
+            response = problem_response(
+                error.status, error.code, error.title, error.detail, error.retry_after, error.challenge
+            )
         except Exception as error:
             code = "internal_error"
             # Frames but not the message: a message may quote input, and input may hold a token.

@@ -73,7 +73,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                     "responses": {
                         "200": _ok("Token for the caller's existing identity", "TokenResponse"),
                         "201": _ok("Identity created and token issued", "TokenResponse"),
-                        **_errors(400, 401, 413, 415, 429, 503),
+                        **_errors(400, 401, 403, 413, 415, 429, 503),
                     },
                 }
             },
@@ -93,7 +93,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _ok("ACS token for the Teams user", "TeamsTokenResponse"),
-                        **_errors(400, 401, 413, 415, 429, 501, 503),
+                        **_errors(400, 401, 403, 413, 415, 429, 501, 503),
                     },
                 }
             },
@@ -102,7 +102,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                     "operationId": "delete_me",
                     "summary": "Revoke and delete the caller's own identity",
                     "security": USER,
-                    "responses": {"204": {"description": "Deleted"}, **_errors(401, 404, 429, 503)},
+                    "responses": {"204": {"description": "Deleted"}, **_errors(401, 403, 404, 429, 503)},
                 }
             },
             "/identities": {

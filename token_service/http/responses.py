@@ -25,13 +25,13 @@ def no_content() -> func.HttpResponse:
 
 
 def problem_response(
-    status: int, code: str, title: str, detail: str, retry_after: int | None = None
+    status: int, code: str, title: str, detail: str, retry_after: int | None = None, challenge: str | None = None
 ) -> func.HttpResponse:
     headers = {"Cache-Control": "no-store", "Content-Type": "application/problem+json"}
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if challenge or status == 401:
+        headers["WWW-Authenticate"] = challenge or 'Bearer error="invalid_token"'
     body = {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status, "code": code, "detail": detail}
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/problem+json")
 

@@ -1,0 +1,76 @@
+"""Pure functions of caller auth: the auth settings and the claim rules (no I/O, plain unit tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from token_service.auth_claims import principal_from_claims
+from token_service.auth_keys import discovery_url
+from token_service.errors import Unauthenticated
+from token_service.settings import Settings, SettingsError
+
+V1 = "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/"
+V2 = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
+BASE = {
+    "COMMUNICATION_SERVICES_ENDPOINT": "https://example.communication.azure.com",
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true;AccountName=devstoreaccount1",
+    "AUTH_ISSUER": f"{V1}, {V2}",
+    "AUTH_AUDIENCE": "api://acs-token-service,5d1b0c7e-3f2a-4b8c-9d6e-0a1b2c3d4e5f",
+}
+
+
+def test_issuers_and_audiences_are_exact_lists() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.auth_issuers == (V1, V2)  # v1 keeps its trailing slash
+    assert settings.auth_audiences == ("api://acs-token-service", "5d1b0c7e-3f2a-4b8c-9d6e-0a1b2c3d4e5f")
+    assert settings.auth_required_scope == "access_as_user"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("AUTH_ISSUER", "not-a-url"), ("AUTH_ISSUER", f"{V2},ftp://x"), ("AUTH_ISSUER", " , "),
+     ("AUTH_AUDIENCE", ""), ("AUTH_REQUIRED_SCOPE", "two scopes"), ("AUTH_REQUIRED_SCOPE", 'quo"te')],
+)  # fmt: skip
+def test_bad_auth_settings_name_the_setting(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({**BASE, name: value})
+
+
+def test_discovery_url_drops_the_terminating_slash_only_for_the_well_known_path() -> None:
+    assert discovery_url(V1) == V1 + ".well-known/openid-configuration"
+    assert discovery_url(V2) == V2 + "/.well-known/openid-configuration"
+
+
+def _claims(**overrides: Any) -> dict[str, Any]:
+    claims = {"iss": V2, "tid": "t1", "oid": "o1", "sub": "s1", "azp": "c", "scp": "access_as_user", "ver": "2.0"}
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def test_user_keys_are_namespaced_and_tenant_qualified() -> None:
+    assert principal_from_claims(_claims()).user_key == "oid:t1:o1"
+    assert principal_from_claims(_claims(tid="t2")).user_key == "oid:t2:o1"
+    assert principal_from_claims(_claims(oid=None)).user_key == f"sub:{V2}:s1"
+    assert principal_from_claims(_claims(tid=None)).user_key == f"sub:{V2}:s1"  # an oid without its tenant
+    assert principal_from_claims(_claims()).object_id == "o1"  # bare, for the Teams exchange
+
+
+@pytest.mark.parametrize(
+    ("overrides", "app_only"),
+    [({}, False), ({"idtyp": "app", "roles": ["r"], "scp": None}, True), ({"roles": ["r"], "scp": None}, True),
+     ({"idtyp": "user", "roles": ["r"], "scp": None}, False), ({"appid": "c", "azp": None, "ver": "1.0"}, False)],
+)  # fmt: skip
+def test_app_only_detection(overrides: dict[str, Any], app_only: bool) -> None:
+    assert principal_from_claims(_claims(**overrides)).app_only is app_only
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"azp": None}, {"nonce": "n"}, {"scp": None}, {"scp": "", "roles": []}, {"oid": None, "sub": None},
+     {"oid": "x" * 300, "sub": None}],
+)  # fmt: skip
+def test_not_access_tokens_or_no_user(overrides: dict[str, Any]) -> None:
+    with pytest.raises(Unauthenticated):
+        principal_from_claims(_claims(**overrides))
