@@ -146,7 +146,7 @@ async def test_token_shape_matrix(caller: Caller, case: str) -> None:
         assert len(caller.local_azure.identities()) == before, "a refused caller must create nothing"
         assert "eyJ" not in mine.body.decode(), "an error body must never echo a token"
     assert mine.headers.get("WWW-Authenticate") == CHALLENGES.get(user_status), (case, mine.headers)
-    unknown_id = f"8:acs:{caller.local_azure.settings['acs_resource_id']}_{uuid.uuid4()}"
+    unknown_id = f"8:acs:{caller.local_azure.settings.acs_resource_id}_{uuid.uuid4()}"
     admin = await caller.call("get_identity", "GET", "identities/{id}", token=token, route_params={"id": unknown_id})
     assert (admin.status, admin.json["code"]) == (admin_status, admin_code), (case, admin.body)
     assert admin.headers.get("WWW-Authenticate") == CHALLENGES.get(admin_status), (case, admin.headers)
@@ -155,7 +155,7 @@ async def test_token_shape_matrix(caller: Caller, case: str) -> None:
 @pytest.mark.parametrize("route", ["issue_user_token", "get_identity"])
 async def test_no_token_gets_a_challenge_without_an_error_code(caller: Caller, route: str) -> None:
     """RFC 6750 §3.1: a request with no authentication information gets no error code."""
-    params = {"id": f"8:acs:{caller.local_azure.settings['acs_resource_id']}_{uuid.uuid4()}"}
+    params = {"id": f"8:acs:{caller.local_azure.settings.acs_resource_id}_{uuid.uuid4()}"}
     reply = await caller.call(route, "POST" if route == "issue_user_token" else "GET", "x", route_params=params)
     assert (reply.status, reply.json["code"]) == (401, "unauthenticated")
     assert reply.headers["WWW-Authenticate"] == 'Bearer realm="acs-token-service"'

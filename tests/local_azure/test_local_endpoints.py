@@ -77,7 +77,7 @@ def test_issuer_discovery_keys_and_mint(local_azure: LocalAzureProcess) -> None:
     header = jwt.get_unverified_header(token)
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     claims = jwt.decode(
-        token, jwt.PyJWK(key).key, algorithms=["RS256"], audience=local_azure.settings["api_client_id"], issuer=issuer
+        token, jwt.PyJWK(key).key, algorithms=["RS256"], audience=local_azure.settings.api_client_id, issuer=issuer
     )
     assert (claims["sub"], claims["oid"], claims["roles"], claims["name"]) == ("user-1", "oid-1", ["admin"], "Ada")
     assert claims["exp"] - claims["iat"] == 600 and claims["nbf"] == claims["iat"]

@@ -28,7 +28,7 @@ def test_the_file_round_trips_with_the_same_keys(tmp_path: Path) -> None:
     on_disk = json.loads(path.read_text())
     assert on_disk["acs_endpoint"] == "https://127.0.0.1:7443"
     assert on_disk["issuer_mint_url"] == "http://127.0.0.1:7444/issuer/mint"
-    assert len(on_disk) == 21 and on_disk == settings.to_json()
+    assert len(on_disk) == 27 and on_disk == settings.to_json()
     assert settings_file.read(path) == settings
     assert settings_file.read_if_present(path) == settings
     assert settings_file.read_if_present(tmp_path / "absent.json") is None
@@ -58,11 +58,12 @@ def test_app_settings_maps_the_generated_values(tmp_path: Path) -> None:
         "IDENTITY_ENDPOINT": "http://127.0.0.1:7444/msi/token",
         "IDENTITY_HEADER": "header-1",
         "COMMUNICATION_SERVICES_ENDPOINT": "https://127.0.0.1:7443",
-        "AUTH_ISSUER": "http://127.0.0.1:7444/issuer",
+        "AUTH_ISSUER": local.auth_issuer,
         "AzureWebJobsStorage": "AccountName=devstoreaccount1;",
         "DEV_ISSUER_MINT_URL": "http://127.0.0.1:7444/issuer/mint",
         "AUTH_AUDIENCE": "mine",  # the caller's extra wins
         "REGISTRY_TABLE": "t1",
     }
     assert "AUTH_AUDIENCE" not in app_settings(local, "AccountName=x;", audience=False)
-    assert app_settings(local, "AccountName=x;")["AUTH_AUDIENCE"] == "api://acs-token-service"
+    assert app_settings(local, "AccountName=x;")["AUTH_AUDIENCE"] == f"api://acs-token-service,{local.api_client_id}"
+    assert local.auth_issuer == f"{local.issuer_v1},{local.issuer}"

@@ -18,8 +18,9 @@ REQUIRED = {
 def test_defaults_with_only_the_required_settings() -> None:
     settings = Settings.from_env(REQUIRED)
     assert settings.acs_endpoint == "https://example.communication.azure.com"
-    assert settings.auth_issuer == "https://login.example/tenant/v2.0"
-    assert settings.auth_audience == "api://acs-token-service"
+    assert settings.auth_issuers == ("https://login.example/tenant/v2.0",)
+    assert settings.auth_audiences == ("api://acs-token-service",)
+    assert settings.auth_required_scope == "access_as_user"
     assert settings.storage.connection_string == STORAGE
     assert settings.storage.table_endpoint is None
     assert settings.azure_client_id is None
