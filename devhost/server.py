@@ -67,6 +67,7 @@ def build_app(state: HostState, dist: Path = DIST) -> web.Application:
     app = web.Application(middlewares=[state.cors.middleware], client_max_size=100 * 1024 * 1024)
     app.router.add_post("/admin/functions/{name}", _admin_invoke(state))
     app.router.add_get("/admin/host/status", _host_status(state))
+    app.router.add_get("/admin/functions", _function_list(state))
     app.router.add_get("/admin/host/ping", _ping)
     app.router.add_post("/admin/host/ping", _ping)
     if state.route_prefix != "":
@@ -141,6 +142,33 @@ def _host_status(state: HostState) -> Handler:
             return unauthorized()
         mode = state.runtime.mode if state.runtime else "demo-only"
         return web.json_response({"state": "Running", "mode": mode, "functions": [f.name for f in state.functions]})
+
+    return handler
+
+
+def _function_list(state: HostState) -> Handler:
+    """The host's `GET /admin/functions`: each function's name and bindings, as indexed (master key)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        key = presented_key(request)
+        if key is None or not state.keys.accepts_master_key(key):
+            return unauthorized()
+        prefix = f"/{state.route_prefix}" if state.route_prefix else ""
+        listing = [
+            {
+                "name": function.name,
+                "language": "python",
+                "isDisabled": False,
+                "config": {"bindings": list(function.bindings)},
+                "invoke_url_template": (
+                    f"{request.scheme}://{request.host}{prefix}/{function.route.template.strip('/')}"
+                    if function.route is not None
+                    else None
+                ),
+            }
+            for function in state.functions
+        ]
+        return web.json_response(listing)
 
     return handler
 

@@ -143,7 +143,7 @@ class TimerRunner:
         """The TimerInfo JSON the host sends; ScheduleStatus is null when the schedule is not monitored."""
         return {
             "Schedule": {"AdjustForDST": True},
-            "ScheduleStatus": self.status.to_json() if self.monitor is not None or self.storage is None else None,
+            "ScheduleStatus": self.status.to_json() if self.use_monitor else None,
             "IsPastDue": past_due,
         }
 
@@ -156,6 +156,7 @@ class TimerRunner:
         if self.lock is None:
             await self._listen()
             return
+        told = False
         while True:
             try:
                 acquired = await self.lock.try_acquire()
@@ -163,7 +164,8 @@ class TimerRunner:
                 log.warning("Timer %s: singleton lock check failed (%s); retrying", self.function.name, error.reason)
                 acquired = False
             if not acquired:
-                log.info("Unable to acquire Singleton lock (%s).", self.lock.lock_id)
+                (log.debug if told else log.info)("Unable to acquire Singleton lock (%s).", self.lock.lock_id)
+                told = True
                 await asyncio.sleep(self.lock.options.recovery_polling_interval.total_seconds())
                 continue
             listening = asyncio.create_task(self._listen())
@@ -176,6 +178,7 @@ class TimerRunner:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await self.lock.release()  # lost: stop firing, then compete for the lock again
+            told = False
 
     async def _listen(self) -> None:
         """TimerListener.StartAsync and its timer loop."""

@@ -8,8 +8,8 @@ sys.path.
 from __future__ import annotations
 
 import hashlib
-import os
 import importlib
+import os
 import re
 import shutil
 import sys

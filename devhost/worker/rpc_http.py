@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-
 # Kestrel writes the headers it knows in their canonical spelling, whatever case the worker used.
 _KNOWN = {
     name.lower(): name
