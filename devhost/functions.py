@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -82,10 +83,7 @@ def index_functions(app: func.FunctionApp) -> list[FunctionSpec]:
         ]
         if extra:
             log.warning("function %s: bindings %s are not provided by the devhost", name, extra)
-        bindings = tuple(
-            {key: _plain(value) for key, value in binding.get_dict_repr().items()}
-            for binding in function.get_bindings()
-        )
+        bindings = tuple(json.loads(raw) for raw in function.get_raw_bindings())  # what a worker reports
         specs.append(function_spec(str(name), raw, function.get_user_function(), bindings=bindings))
     return specs
 
