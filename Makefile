@@ -52,8 +52,9 @@ run: install
 	$(PY) -m devhost.run $(RUN_ARGS)
 
 # The whole suite on Python 3.11 (devhost in direct mode), then every suite that goes through the
-# devhost again with the devhost on Python 3.13 in worker mode (DEVHOST_PYTHON/DEVHOST_MODE).
-DEVHOST_SUITES := tests/devhost tests/browser tests/evidence
+# devhost again with the devhost on Python 3.13 in worker mode (DEVHOST_PYTHON/DEVHOST_MODE), and
+# the log hygiene check over the logs that pass wrote.
+DEVHOST_SUITES := tests/devhost tests/browser tests/evidence tests/test_zz_log_hygiene.py
 
 test: install $(PY313_STAMP)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo 'make: chromium not installed; browser tests will fail'
