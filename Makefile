@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
+# Python 3.13 runs the devhost in worker mode (azure-functions-runtime); `make test` tests both.
+VENV313 := .venv313
+PY313 := $(VENV313)/bin/python
+PY313_STAMP := $(VENV313)/.installed
+PROTOS_DIR := .local/worker-protos
 NODE_STAMP := node_modules/.installed
 WEB_DIST := web/dist/index.html
 RUN_ARGS ?=
@@ -14,6 +19,20 @@ install: $(PY_STAMP) $(NODE_STAMP) $(WEB_DIST)
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# python3.13 on PATH (if it runs: a pyenv shim may not), else the newest $(pyenv root)/versions/3.13.*.
+$(PY313_STAMP): requirements.txt requirements-dev.txt
+	@py=""; \
+	if python3.13 -c "" >/dev/null 2>&1; then py=python3.13; \
+	else root=$$(pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}"); \
+	  py=$$(ls -d "$$root"/versions/3.13.*/bin/python3.13 2>/dev/null | sort -V | tail -n 1); fi; \
+	if [ -z "$$py" ]; then \
+	  echo "make: Python 3.13 is missing: no working python3.13 on PATH and none under \$$(pyenv root)/versions/3.13.*/bin/ (the devhost's worker mode is tested on it; install it, e.g. 'pyenv install 3.13')" >&2; \
+	  exit 1; fi; \
+	echo "make: $(VENV313) from $$py"; "$$py" -m venv $(VENV313)
+	$(PY313) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY313) -m devhost.worker.protos_build $(PROTOS_DIR) >/dev/null
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -32,8 +51,16 @@ web-build: $(NODE_STAMP)
 run: install
 	$(PY) -m devtools.run $(RUN_ARGS)
 
-test: install
+# Every suite that goes through the devhost, with the devhost on Python 3.13 in worker mode
+# (DEVHOST_PYTHON/DEVHOST_MODE); its logs are kept as test-artifacts/*.worker-mode.log. Then the whole
+# suite on Python 3.11 (devhost in direct mode), whose last test scans every log of both passes.
+DEVHOST_SUITES := tests/devhost tests/browser tests/evidence
+
+test: install $(PY313_STAMP)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo 'make: chromium not installed; browser tests will fail'
+	rm -f test-artifacts/*.worker-mode.log
+	DEVHOST_PYTHON=$(PY313) DEVHOST_MODE=worker $(PY) -m pytest $(DEVHOST_SUITES)
+	cd test-artifacts && for f in *.log; do mv "$$f" "$${f%.log}.worker-mode.log"; done
 	$(PY) -m pytest
 
 lint: install
@@ -47,4 +74,4 @@ bench: install
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(VENV313) node_modules .local .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -13,12 +13,19 @@ from pathlib import Path
 from aiohttp import web
 
 from devhost.cors import CorsPolicy
-from devhost.functions import IndexingError, index_functions, load_function_app
+from devhost.direct import DirectRuntime
+from devhost.functions import IndexingError
+from devhost.host_storage import host_id, hosts_container
 from devhost.routes import RouteError
+from devhost.runtime import MODES, FunctionRuntime, RuntimeStartError, resolve_mode
 from devhost.server import HostState, build_app, route_prefix_from_host_json
-from devhost.settings import SettingsError, apply_values, ensure_settings_file, load_settings
-from devhost.timers import ScheduleError
+from devhost.settings import LocalSettings, SettingsError, apply_values, ensure_settings_file, load_settings
+from devhost.singleton import SingletonOptions
+from devhost.timers import ScheduleError, TimerStorage
 from devhost.webbuild import ensure_web_built
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STARTUP_ERRORS = (SettingsError, IndexingError, RouteError, ScheduleError, RuntimeStartError)
 
 log = logging.getLogger("devhost")
 
@@ -35,6 +42,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--app-dir", type=Path, default=Path("."), help="folder holding function_app.py")
     parser.add_argument("--host", default="localhost", help="display name in URLs (binding is loopback only)")
     parser.add_argument("--no-web-build", action="store_true", help="do not build web/dist when missing")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default=os.environ.get("DEVHOST_MODE") or "auto",
+        help="direct: import function_app and call it (Python 3.11); worker: run it in Microsoft's "
+        "azure-functions-runtime through the worker protocol (Python 3.13+); auto (default, or "
+        "$DEVHOST_MODE): worker on 3.13+, else direct",
+    )
     parser.add_argument(
         "--demo-only",
         metavar="API_BASE",
@@ -60,6 +75,58 @@ def banner(state: HostState, base_url: str) -> str:
             lines.append(f"  {function.name}: {function.trigger_type} (not run by the devhost)")
     lines += ["", f"Demo page: {base_url}/demo/", ""]
     return "\n".join(lines)
+
+
+async def start_runtime(mode: str, app_dir: Path) -> FunctionRuntime:
+    """Index the app in the chosen mode (inside the serving event loop: the worker dispatches there)."""
+    if mode == "worker":
+        from devhost.worker.runtime import WorkerRuntime
+
+        return await WorkerRuntime.start(app_dir, PROJECT_ROOT / ".local" / "worker-protos")
+    return DirectRuntime.start(app_dir)
+
+
+def timer_storage(app_dir: Path) -> TimerStorage | None:
+    container = hosts_container()
+    if container is None:
+        return None
+    return TimerStorage(container, host_id(app_dir), SingletonOptions.load(app_dir))
+
+
+async def build_state(args: argparse.Namespace, settings: LocalSettings, app_dir: Path) -> HostState:
+    cors = CorsPolicy(settings.cors_origins, settings.cors_credentials)
+    prefix = route_prefix_from_host_json(app_dir)
+    if args.demo_only:
+        return HostState(None, settings.keys, cors, prefix)
+    mode = resolve_mode(args.mode)
+    runtime = await start_runtime(mode, app_dir)
+    storage = timer_storage(app_dir)
+    state = HostState(runtime, settings.keys, cors, prefix, timer_storage=storage)
+    if state.timers and storage is None:
+        log.warning("AzureWebJobsStorage is not a connection string: timers run without the singleton "
+                    "lock and schedule status (as if one host, never restarted)")  # fmt: skip
+    elif storage is not None:
+        log.info("Host id %s; timer locks and status in %s", storage.host_id, storage.container.container_name)
+    log.info("Mode: %s (Python %d.%d), %d functions", mode, *sys.version_info[:2], len(state.functions))
+    return state
+
+
+async def run(args: argparse.Namespace, settings: LocalSettings, app_dir: Path, port: int) -> int:
+    """Index, then serve; a startup error is printed and ends the process with 2."""
+    try:
+        state = await build_state(args, settings, app_dir)
+    except STARTUP_ERRORS as error:
+        print(f"devhost: {error}", file=sys.stderr)
+        return 2
+    try:
+        await serve(state, port, args.host)
+    finally:
+        close = getattr(state.runtime, "close", None)
+        if close is not None:
+            close()
+        if state.timer_storage is not None:
+            await state.timer_storage.container.close()
+    return 0
 
 
 async def serve(state: HostState, port: int, display_host: str) -> None:
@@ -103,23 +170,17 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("AzureWebJobsScriptRoot", str(app_dir))
         if args.demo_only:
             os.environ["DEMO_API_BASE"] = args.demo_only.rstrip("/")
-            functions = []
-        else:
-            functions = index_functions(load_function_app(app_dir))
-        cors = CorsPolicy(settings.cors_origins, settings.cors_credentials)
-        state = HostState(functions, settings.keys, cors, route_prefix_from_host_json(app_dir))
-    except (SettingsError, IndexingError, RouteError, ScheduleError) as error:
+    except STARTUP_ERRORS as error:
         print(f"devhost: {error}", file=sys.stderr)
         return 2
     if not args.no_web_build:
         ensure_web_built()
     port = args.port or settings.http_port or 7071
     try:
-        asyncio.run(serve(state, port, args.host))
+        return asyncio.run(run(args, settings, app_dir, port))
     except OSError as error:
         print(f"devhost: cannot listen on 127.0.0.1:{port}: {error.strerror or error}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ class _ThreadLocal:
 
 async def invoke(function: FunctionSpec, trigger_value: Any, reason: str) -> Any:
     """Run one invocation and log it like the Functions host; exceptions propagate after logging."""
+    if function.user_function is None:
+        raise RuntimeError(f"function {function.name} has no callable in this process (worker mode)")
     invocation_id = str(uuid.uuid4())
     kwargs: dict[str, Any] = {function.arg_name: trigger_value}
     if function.wants_context:

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def devhost_python() -> str:
+    """$DEVHOST_PYTHON (the tests' second pass: .venv313 in worker mode), else this interpreter."""
+    return os.environ.get("DEVHOST_PYTHON") or sys.executable
+
+
 @dataclass
 class HostProcess:
     """A running host in its own session; `stop()` signals exactly that process group."""
@@ -31,7 +36,7 @@ class HostProcess:
         log_file: Path | None = None,
         extra_args: Sequence[str] = (),
     ) -> HostProcess:
-        args = [sys.executable, "-m", "devhost", "--port", str(port), "--app-dir", str(app_dir), *extra_args]
+        args = [devhost_python(), "-m", "devhost", "--port", str(port), "--app-dir", str(app_dir), *extra_args]
         if settings is not None:
             args += ["--settings", str(settings)]
         return cls.spawn(args, port, env, log_file, cwd=Path(__file__).resolve().parent.parent)

@@ -16,10 +16,9 @@ from devhost.auth import is_authorized, presented_key, unauthorized
 from devhost.cors import CorsPolicy
 from devhost.demo import DIST, add_demo_routes
 from devhost.functions import FunctionSpec
-from devhost.http_bridge import internal_error, to_function_request, to_web_response
-from devhost.invoke import invoke
+from devhost.runtime import FunctionRuntime
 from devhost.settings import HostKeys
-from devhost.timers import TimerRunner, resolve_schedule
+from devhost.timers import TimerRunner, TimerStorage, resolve_schedule
 
 log = logging.getLogger("devhost")
 
@@ -32,20 +31,22 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class HostState:
     """Everything the handlers share; built once at start."""
 
-    functions: list[FunctionSpec]
+    runtime: FunctionRuntime | None  # None: demo-only
     keys: HostKeys
     cors: CorsPolicy
     route_prefix: str = "api"
+    timer_storage: TimerStorage | None = None
     timers: dict[str, TimerRunner] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self.functions: list[FunctionSpec] = list(self.runtime.functions) if self.runtime else []
         http = (f for f in self.functions if f.is_http and f.route is not None)
         self.http = sorted(http, key=lambda f: f.route.rank if f.route else (0, 0, 0))
         for function in self.functions:
-            if function.trigger_type == "timerTrigger":
+            if function.trigger_type == "timerTrigger" and self.runtime is not None:
                 schedule = resolve_schedule(str(function.trigger.get("schedule", "")))
-                self.timers[function.name] = TimerRunner(function, schedule)
+                self.timers[function.name] = TimerRunner(function, schedule, self.runtime, self.timer_storage)
 
     def by_name(self, name: str) -> FunctionSpec | None:
         return next((f for f in self.functions if f.name.lower() == name.lower()), None)
@@ -66,6 +67,7 @@ def build_app(state: HostState, dist: Path = DIST) -> web.Application:
     app = web.Application(middlewares=[state.cors.middleware], client_max_size=100 * 1024 * 1024)
     app.router.add_post("/admin/functions/{name}", _admin_invoke(state))
     app.router.add_get("/admin/host/status", _host_status(state))
+    app.router.add_get("/admin/functions", _function_list(state))
     app.router.add_get("/admin/host/ping", _ping)
     app.router.add_post("/admin/host/ping", _ping)
     if state.route_prefix != "":
@@ -105,12 +107,8 @@ async def _serve(
         log.info("401 %s %s: missing or wrong key (authLevel %s)", request.method, request.path,
                  function.auth_level)
         return unauthorized()
-    try:
-        function_request = await to_function_request(request, route_params)
-        result = await invoke(function, function_request, ADMIN_REASON)
-    except Exception:
-        return internal_error()
-    return to_web_response(result)
+    assert state.runtime is not None
+    return await state.runtime.invoke_http(function, request, route_params, ADMIN_REASON)
 
 
 def _admin_invoke(state: HostState) -> Handler:
@@ -142,7 +140,35 @@ def _host_status(state: HostState) -> Handler:
         key = presented_key(request)
         if key is None or not state.keys.accepts_master_key(key):
             return unauthorized()
-        return web.json_response({"state": "Running", "functions": [f.name for f in state.functions]})
+        mode = state.runtime.mode if state.runtime else "demo-only"
+        return web.json_response({"state": "Running", "mode": mode, "functions": [f.name for f in state.functions]})
+
+    return handler
+
+
+def _function_list(state: HostState) -> Handler:
+    """The host's `GET /admin/functions`: each function's name and bindings, as indexed (master key)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        key = presented_key(request)
+        if key is None or not state.keys.accepts_master_key(key):
+            return unauthorized()
+        prefix = f"/{state.route_prefix}" if state.route_prefix else ""
+        listing = [
+            {
+                "name": function.name,
+                "language": "python",
+                "isDisabled": False,
+                "config": {"bindings": list(function.bindings)},
+                "invoke_url_template": (
+                    f"{request.scheme}://{request.host}{prefix}/{function.route.template.strip('/')}"
+                    if function.route is not None
+                    else None
+                ),
+            }
+            for function in state.functions
+        ]
+        return web.json_response(listing)
 
     return handler
 

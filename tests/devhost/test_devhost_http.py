@@ -116,13 +116,14 @@ def test_cors_preflight_and_simple_requests(fixture_host: RunningHost) -> None:
     assert status == 401 and headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
 
 
-def timer_runs(log: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+def timer_runs(log: Path, function: str = "tick") -> list[dict[str, object]]:
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [run for run in map(json.loads, lines) if run["function"] == function]
 
 
-def wait_for_runs(log: Path, count: int, timeout: float) -> list[dict[str, object]]:
+def wait_for_runs(log: Path, count: int, timeout: float, function: str = "tick") -> list[dict[str, object]]:
     deadline = time.monotonic() + timeout
-    while len(runs := timer_runs(log)) < count:
+    while len(runs := timer_runs(log, function)) < count:
         assert time.monotonic() < deadline, f"timer ran {len(runs)} times, expected {count}"
         time.sleep(0.1)
     return runs

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from devhost.process import devhost_python
 from local_azure.azurite import free_port
 from tests.devhost.real_app import PROJECT_ROOT
 
@@ -114,7 +115,7 @@ def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path
     fake.write_text(
         "#!/bin/sh\n"
         '[ "$1" = start ] && [ "$2" = --port ] || { echo "unexpected: $*" >&2; exit 9; }\n'
-        f'exec "{sys.executable}" -m devhost --port "$3" --settings "{tmp_path / "local.settings.json"}"\n'
+        f'exec "{devhost_python()}" -m devhost --port "$3" --settings "{tmp_path / "local.settings.json"}"\n'
     )
     fake.chmod(0o755)
     port, demo_port, blob, queue, table, acs, local = (free_port() for _ in range(7))

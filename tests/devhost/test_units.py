@@ -61,3 +61,36 @@ def test_settings_file(tmp_path: Path) -> None:
         load_settings(path)
     path.write_text(json.dumps({"Values": {}}))
     assert load_settings(path).keys.generated
+
+
+def test_host_id_as_the_functions_host_derives_it() -> None:
+    from devhost.host_storage import host_id, stable_hash
+
+    assert stable_hash("abc") == (23 * 31 + 97) * 31 * 31 + 98 * 31 + 99
+    assert stable_hash("x" * 40) == stable_hash("x" * 40) and -(2**31) <= stable_hash("x" * 40) < 2**31
+    assert host_id(Path("/app"), {"AzureFunctionsWebHost__hostid": "Pinned"}) == "Pinned"
+    assert host_id(Path("/app"), {"WEBSITE_SITE_NAME": "My-Token-Service-With-A-Long-Name-1"}) == (
+        "my-token-service-with-a-long-nam"
+    )
+    local = host_id(Path("/app"), {}, machine="dev_box.local")
+    assert local == f"devboxlocal-{abs(stable_hash('/app'))}"
+
+
+def test_mode_resolution() -> None:
+    from devhost.runtime import RuntimeStartError, resolve_mode
+
+    assert resolve_mode("auto", (3, 11)) == "direct" and resolve_mode("auto", (3, 13)) == "worker"
+    assert resolve_mode("direct", (3, 13)) == "direct"
+    with pytest.raises(RuntimeStartError, match=r"3\.13\+"):
+        resolve_mode("worker", (3, 11))
+
+
+def test_schedule_status_reads_what_the_dotnet_host_writes() -> None:
+    from devhost.schedule_monitor import NEVER, ScheduleStatus
+
+    status = ScheduleStatus.from_json(
+        {"Last": "0001-01-01T00:00:00", "Next": "2026-01-01T03:00:00.1234567+01:00", "LastUpdated": None}
+    )
+    assert status.last == NEVER and status.last_updated == NEVER
+    assert status.next == datetime(2026, 1, 1, 2, 0, 0, 123456, tzinfo=UTC)
+    assert ScheduleStatus.from_json(status.to_json()) == status

@@ -63,8 +63,27 @@ def setting(req: func.HttpRequest) -> func.HttpResponse:
 @app.timer_trigger(schedule="%FIXTURE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 async def tick(timer: func.TimerRequest, context: func.Context) -> None:
     """Appends one line per run to FIXTURE_TIMER_LOG: the side effect the tests observe."""
-    line = json.dumps({"past_due": timer.past_due, "function": context.function_name, "at": time.time()})
+    status = timer.schedule_status or {}
+    line = json.dumps(
+        {
+            "past_due": timer.past_due,
+            "function": context.function_name,
+            "at": time.time(),
+            "pid": os.getpid(),
+            "next": status.get("Next"),  # the occurrence this run is for (status before the run)
+        }
+    )
     with Path(os.environ["FIXTURE_TIMER_LOG"]).open("a", encoding="utf-8") as log:  # noqa: ASYNC230 - tiny
+        log.write(line + "\n")
+
+
+@app.function_name("startup")
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True, use_monitor=False)
+def startup(timer: func.TimerRequest) -> None:
+    """runOnStartup without a monitor: one run per host start, with ScheduleStatus null."""
+    line = json.dumps({"function": "startup", "past_due": timer.past_due, "status": timer.schedule_status,
+                       "pid": os.getpid()})  # fmt: skip
+    with Path(os.environ["FIXTURE_TIMER_LOG"]).open("a", encoding="utf-8") as log:
         log.write(line + "\n")
 
 

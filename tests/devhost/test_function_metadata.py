@@ -1,0 +1,76 @@
+"""The function metadata the host gets (in worker mode: from the worker) matches what we promise.
+
+In Azure the host routes by the metadata the Python worker reports at indexing; a decorator
+mistake (wrong route, method or authLevel) shows there first. This holds that metadata, read from
+the running devhost's `GET /admin/functions`, against the README's API table and the served
+OpenAPI document: admin routes `authLevel: function`, user and meta routes anonymous, and the
+cleanup timer's schedule binding `%CLEANUP_SCHEDULE%`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from typing import Any
+
+from tests.devhost.real_app import PROJECT_ROOT, RealAppHost
+from tests.devhost.test_devhost_http import call
+from tests.devhost.test_timer_host import expected_mode
+
+Promises = dict[tuple[str, str], str]  # (METHOD, /api/path) -> authLevel
+_README_ROW = re.compile(r"^\| `([A-Z]+) (/api/[^`]+)` \| ([^|]+?) \|")
+
+
+def function_metadata(host: RealAppHost) -> list[dict[str, Any]]:
+    request = urllib.request.Request(host.base_url + "/admin/functions", headers={"x-functions-key": host.master_key})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def readme_promises() -> Promises:
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## HTTP API", 1)[1].split("\n## ", 1)[0]
+    rows = (_README_ROW.match(line) for line in section.splitlines())
+    return {(m[1], m[2]): "function" if m[3].strip() == "admin" else "anonymous" for m in rows if m}
+
+
+def openapi_promises(document: dict[str, Any]) -> Promises:
+    prefix = document["servers"][0]["url"].rstrip("/")
+    promises: Promises = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            keyed = any("functionKey" in requirement for requirement in operation.get("security", []))
+            promises[(method.upper(), prefix + path)] = "function" if keyed else "anonymous"
+    return promises
+
+
+def test_reported_metadata_matches_readme_and_openapi(real_app_host: RealAppHost) -> None:
+    status, _, body = call(
+        real_app_host.base_url + "/admin/host/status", headers={"x-functions-key": real_app_host.master_key}
+    )
+    assert status == 200 and json.loads(body)["mode"] == expected_mode()
+    functions = function_metadata(real_app_host)
+    reported: Promises = {}
+    timers = []
+    for function in functions:
+        bindings = function["config"]["bindings"]
+        triggers = [b for b in bindings if b["type"].endswith("Trigger")]
+        assert len(triggers) == 1, function
+        trigger = triggers[0]
+        if trigger["type"] == "httpTrigger":
+            assert any(b["type"] == "http" and b["direction"].lower() == "out" for b in bindings), function
+            for method in trigger["methods"]:
+                key = (method.upper(), "/api/" + trigger["route"].strip("/"))
+                assert key not in reported, f"two functions claim {key}"
+                reported[key] = trigger["authLevel"].lower()
+        else:
+            timers.append((function["name"], trigger))
+    readme = readme_promises()
+    status, _, body = call(real_app_host.base_url + "/api/openapi.json")
+    assert status == 200
+    assert len(readme) == 10 and reported == readme
+    assert reported == openapi_promises(json.loads(body))
+    assert {level for (_, path), level in reported.items() if path.startswith("/api/identities")} == {"function"}
+    assert [(trigger["type"], trigger["schedule"]) for _, trigger in timers] == [("timerTrigger", "%CLEANUP_SCHEDULE%")]
+    assert len(functions) == 11
