@@ -19,7 +19,7 @@ from devhost.functions import FunctionSpec
 from devhost.http_bridge import internal_error, to_function_request, to_web_response
 from devhost.invoke import invoke
 from devhost.settings import HostKeys
-from devhost.timers import TimerRunner, resolve_schedule
+from devhost.timers import ScheduleError, TimerRunner, resolve_schedule
 
 log = logging.getLogger("devhost")
 
@@ -37,6 +37,7 @@ class HostState:
     cors: CorsPolicy
     route_prefix: str = "api"
     timers: dict[str, TimerRunner] = field(default_factory=dict)
+    timer_errors: dict[str, str] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -44,7 +45,14 @@ class HostState:
         self.http = sorted(http, key=lambda f: f.route.rank if f.route else (0, 0, 0))
         for function in self.functions:
             if function.trigger_type == "timerTrigger":
-                schedule = resolve_schedule(str(function.trigger.get("schedule", "")))
+                # As the Functions host: a schedule that does not resolve (%NAME% unset or blank) or does
+                # not parse is an indexing error of that one function; the host starts without the timer.
+                try:
+                    schedule = resolve_schedule(str(function.trigger.get("schedule", "")))
+                except ScheduleError as error:
+                    self.timer_errors[function.name] = str(error)
+                    log.error("function %s is not started: %s", function.name, error)
+                    continue
                 self.timers[function.name] = TimerRunner(function, schedule)
 
     def by_name(self, name: str) -> FunctionSpec | None:
