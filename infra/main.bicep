@@ -272,7 +272,7 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
   ]
 }
 
-// Publishing with user name and password (FTP, SCM basic auth) is off: azd and Core Tools deploy with Entra ID.
+// Basic-auth publishing (FTP, SCM) is off: azd and Core Tools deploy with Entra ID.
 resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
   parent: functionApp
   name: 'ftp'

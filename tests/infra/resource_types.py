@@ -154,7 +154,8 @@ class _Checker:
             chosen = self.bicep.literal(value.get(discriminator))
             element = expected["elements"].get(chosen) if isinstance(chosen, str) else None
             if element is None:
-                self.fail(f"{where}.{discriminator}".lstrip("."), f"{chosen!r} is none of {sorted(expected['elements'])}")
+                known = sorted(expected["elements"])
+                self.fail(f"{where}.{discriminator}".lstrip("."), f"{chosen!r} is none of {known}")
                 return
             properties.update(self.resolve(element).get("properties") or {})
         additional = expected.get("additionalProperties")
