@@ -62,7 +62,9 @@ az rest --method PATCH --uri "https://graph.microsoft.com/v1.0/applications/$obj
 # A service principal, so that users and apps can be assigned the admin role.
 az ad sp show --id "$app_id" --output none 2>/dev/null || az ad sp create --id "$app_id" --output none
 
-azd env set AUTH_ISSUER "https://login.microsoftonline.com/$tenant_id/v2.0"
-azd env set AUTH_AUDIENCE "$app_id"
+if command -v azd >/dev/null 2>&1; then
+  azd env set AUTH_ISSUER "https://login.microsoftonline.com/$tenant_id/v2.0"
+  azd env set AUTH_AUDIENCE "$app_id"
+fi
 echo "register-api-app: AUTH_ISSUER=https://login.microsoftonline.com/$tenant_id/v2.0 AUTH_AUDIENCE=$app_id"
 echo "register-api-app: assign operators the TokenService.Admin role under Enterprise applications > $name."
