@@ -53,7 +53,8 @@ def project_copy(tmp_path: Path) -> Path:
 
 
 def test_funcignore_leaves_out_what_must_not_ship(project_copy: Path) -> None:
-    assert package_files(project_copy) == ["function_app.py", "host.json", "requirements.txt", "token_service/__init__.py"]
+    expected = ["function_app.py", "host.json", "requirements.txt", "token_service/__init__.py"]
+    assert package_files(project_copy) == expected
 
 
 def test_without_funcignore_everything_ships(project_copy: Path) -> None:
