@@ -55,6 +55,7 @@ def real_app_environment(
         "AUTH_ADMIN_ROLE": "TokenService.Admin",
         "AzureWebJobsStorage": azurite.connection_string,
         "REGISTRY_TABLE": "devhost" + uuid.uuid4().hex[:12],
+        "CLEANUP_SCHEDULE": "0 0 3 * * *",  # required (no default): the host resolves %CLEANUP_SCHEDULE%
         "DEV_ISSUER_MINT_URL": str(settings["issuer_mint_url"]),
         "PYTHONUNBUFFERED": "1",
         **(extra or {}),

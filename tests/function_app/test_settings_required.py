@@ -28,3 +28,20 @@ def test_credential_mode_is_managed_identity_unless_chosen(app_environment: dict
     assert Settings.from_env({**app_environment, "ACS_CREDENTIAL": "developer"}).acs_credential == "developer"
     with pytest.raises(SettingsError, match="ACS_CREDENTIAL"):
         Settings.from_env({**app_environment, "ACS_CREDENTIAL": "default"})
+
+
+def test_the_function_app_does_not_start_without_cleanup_schedule(app_environment: dict[str, str]) -> None:
+    """As the worker would import it: function_app.py fails at import, and the log names the setting."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items() if key != "CLEANUP_SCHEDULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import logging; logging.basicConfig(); import function_app"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode != 0
+    assert "invalid app setting: CLEANUP_SCHEDULE: missing" in result.stderr
