@@ -10,11 +10,13 @@ PY313_STAMP := $(VENV313)/.installed
 PROTOS_DIR := .local/worker-protos
 NODE_STAMP := node_modules/.installed
 WEB_DIST := web/dist/index.html
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 RUN_ARGS ?=
 
 .PHONY: run test install lint bench local-azure clean web-build
 
-install: $(PY_STAMP) $(NODE_STAMP) $(WEB_DIST)
+install: $(PY_STAMP) $(NODE_STAMP) $(WEB_DIST) $(CHECKOV_STAMP)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,12 @@ $(PY313_STAMP): requirements.txt requirements-dev.txt
 	echo "make: $(VENV313) from $$py"; "$$py" -m venv $(VENV313)
 	$(PY313) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY313) -m devhost.worker.protos_build $(PROTOS_DIR) >/dev/null
+	touch $@
+
+# checkov in a virtualenv of its own (its pinned dependencies clash with the test tools').
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -74,4 +82,4 @@ bench: install
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(VENV313) node_modules .local .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(VENV313) $(CHECKOV_VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache test-artifacts

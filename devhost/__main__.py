@@ -71,6 +71,8 @@ def banner(state: HostState, base_url: str) -> str:
         elif function.name in state.timers:
             timer = state.timers[function.name]
             lines.append(f"  {function.name}: timerTrigger (schedule '{timer.schedule.expression}')")
+        elif function.name in state.timer_errors:
+            lines.append(f"  {function.name}: timerTrigger NOT STARTED: {state.timer_errors[function.name]}")
         else:
             lines.append(f"  {function.name}: {function.trigger_type} (not run by the devhost)")
     lines += ["", f"Demo page: {base_url}/demo/", ""]

@@ -18,7 +18,7 @@ from devhost.demo import DIST, add_demo_routes
 from devhost.functions import FunctionSpec
 from devhost.runtime import FunctionRuntime
 from devhost.settings import HostKeys
-from devhost.timers import TimerRunner, TimerStorage, resolve_schedule
+from devhost.timers import ScheduleError, TimerRunner, TimerStorage, resolve_schedule
 
 log = logging.getLogger("devhost")
 
@@ -37,6 +37,7 @@ class HostState:
     route_prefix: str = "api"
     timer_storage: TimerStorage | None = None
     timers: dict[str, TimerRunner] = field(default_factory=dict)
+    timer_errors: dict[str, str] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -45,7 +46,14 @@ class HostState:
         self.http = sorted(http, key=lambda f: f.route.rank if f.route else (0, 0, 0))
         for function in self.functions:
             if function.trigger_type == "timerTrigger" and self.runtime is not None:
-                schedule = resolve_schedule(str(function.trigger.get("schedule", "")))
+                # As the Functions host: a schedule that does not resolve (%NAME% unset or blank) or does
+                # not parse is an indexing error of that one function; the host starts without the timer.
+                try:
+                    schedule = resolve_schedule(str(function.trigger.get("schedule", "")))
+                except ScheduleError as error:
+                    self.timer_errors[function.name] = str(error)
+                    log.error("function %s is not started: %s", function.name, error)
+                    continue
                 self.timers[function.name] = TimerRunner(function, schedule, self.runtime, self.timer_storage)
 
     def by_name(self, name: str) -> FunctionSpec | None:

@@ -10,13 +10,12 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
-from azure.identity.aio import DefaultAzureCredential
-
 from token_service.acs_gateway import AcsGateway
 from token_service.caller_auth import CallerAuthenticator
 from token_service.cleanup import CleanupPolicy, StaleIdentityCleanup
 from token_service.clock import Clock, system_clock
 from token_service.credential_gate import FailFastCredential
+from token_service.credentials import acs_credential, storage_credential
 from token_service.identity_service import IdentityService
 from token_service.observability import record_acs_call
 from token_service.rate_limit import SlidingWindowLimiter
@@ -57,16 +56,10 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
-    # DefaultAzureCredential reaches managed identity in Azure (App Service's IDENTITY_ENDPOINT) and
-    # locally local_azure's endpoint; a user-assigned identity must be named explicitly.
+    # The managed identity (token_service/credentials.py says why not DefaultAzureCredential).
     # Behind FailFastCredential: while the managed identity fails, requests get 503 at once instead of
     # each waiting out its own slow attempt.
-    credential = FailFastCredential(
-        DefaultAzureCredential(
-            managed_identity_client_id=settings.azure_client_id,
-            exclude_interactive_browser_credential=True,
-        )
-    )
+    credential = FailFastCredential(acs_credential(settings))
     acs = AcsGateway(settings.acs_endpoint, credential, on_call=record_acs_call)
     # The cleanup paces itself and handles 429 itself, so its client never sleeps on Retry-After.
     background_acs = AcsGateway(settings.acs_endpoint, credential, max_retry_after=0, timeout_seconds=30)
@@ -74,12 +67,10 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
         registry = Registry.from_connection_string(settings.storage.connection_string, settings.registry_table)
     else:
         assert settings.storage.table_endpoint is not None
-        storage_credential = credential
-        if settings.storage.client_id and settings.storage.client_id != settings.azure_client_id:
-            storage_credential = FailFastCredential(
-                DefaultAzureCredential(managed_identity_client_id=settings.storage.client_id)
-            )
-        registry = Registry.from_endpoint(settings.storage.table_endpoint, settings.registry_table, storage_credential)
+        table_credential = credential
+        if settings.storage.client_id != settings.azure_client_id:
+            table_credential = FailFastCredential(storage_credential(settings))
+        registry = Registry.from_endpoint(settings.storage.table_endpoint, settings.registry_table, table_credential)
     return Runtime(
         settings=settings,
         credential=credential,

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from token_service.token_rules import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES
 
+ACS_CREDENTIALS = ("managed_identity", "developer")
 SCOPE_TOKEN = r"[\x21\x23-\x5B\x5D-\x7E]{1,128}"  # RFC 6749 §3.3 scope-token: one name, no spaces
 
 
@@ -47,6 +48,7 @@ class Settings:
     cleanup_time_budget_seconds: float
     cleanup_acs_calls_per_second: float
     platform_auth_enabled: bool
+    acs_credential: str = "managed_identity"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -67,12 +69,15 @@ class Settings:
             default_token_minutes=default_minutes,
             token_rate_per_minute=reader.integer("TOKEN_RATE_PER_MINUTE", 30, 1, 100_000),
             stale_identity_days=reader.integer("STALE_IDENTITY_DAYS", 30, 1, 3650),
-            cleanup_schedule=reader.matching("CLEANUP_SCHEDULE", "0 0 3 * * *", r"\S+( \S+){5}"),
+            # Required, no default: the host resolves the timer's %CLEANUP_SCHEDULE% from app settings and
+            # starts without the timer when it is missing, whatever a default here would say.
+            cleanup_schedule=reader.matching("CLEANUP_SCHEDULE", None, r"\S+( \S+){5}"),
             cleanup_dry_run=reader.boolean("CLEANUP_DRY_RUN", False),
             cleanup_max_per_run=reader.integer("CLEANUP_MAX_PER_RUN", 20_000, 1, 10_000_000),
             cleanup_time_budget_seconds=float(reader.integer("CLEANUP_TIME_BUDGET_SECONDS", 240, 1, 86_400)),
             cleanup_acs_calls_per_second=float(reader.integer("CLEANUP_ACS_CALLS_PER_SECOND", 16, 1, 10_000)),
             platform_auth_enabled=reader.boolean("WEBSITE_AUTH_ENABLED", False),
+            acs_credential=reader.choice("ACS_CREDENTIAL", "managed_identity", ACS_CREDENTIALS),
         )
 
 
@@ -142,10 +147,19 @@ class _Reader:
             raise SettingsError(f"{name}: must be https (bearer tokens are never sent over plain http)")
         return value
 
-    def matching(self, name: str, default: str, pattern: str) -> str:
+    def matching(self, name: str, default: str | None, pattern: str) -> str:
+        """A value matching `pattern`; without a default the setting is required."""
         value = self.optional(name) or default
+        if value is None:
+            raise SettingsError(f"{name}: missing")
         if not re.fullmatch(pattern, value):
             raise SettingsError(f"{name}: malformed value {value!r}")
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.optional(name) or default
+        if value not in allowed:
+            raise SettingsError(f"{name}: {value!r} is none of {', '.join(allowed)}")
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:

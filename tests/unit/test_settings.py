@@ -12,6 +12,7 @@ REQUIRED = {
     "AzureWebJobsStorage": STORAGE,
     "AUTH_ISSUER": "https://login.example/tenant/v2.0",
     "AUTH_AUDIENCE": "api://acs-token-service",
+    "CLEANUP_SCHEDULE": "0 0 3 * * *",
 }
 
 
