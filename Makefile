@@ -61,7 +61,7 @@ run: install
 
 # Every suite that goes through the devhost, with the devhost on Python 3.13 in worker mode
 # (DEVHOST_PYTHON/DEVHOST_MODE); its logs are kept as test-artifacts/*.worker-mode.log. Then the whole
-# suite on Python 3.11 (devhost in direct mode), whose last test scans every log of both passes.
+# suite on Python 3.11 (devhost in direct mode); after it, the log hygiene hook scans every log of both passes.
 DEVHOST_SUITES := tests/devhost tests/browser tests/evidence
 
 test: install $(PY313_STAMP)
