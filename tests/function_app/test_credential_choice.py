@@ -34,7 +34,7 @@ def _closed_port() -> int:
 def env_credential_variables(local_azure: LocalAzureProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """What a leaked CI service principal in the app's environment looks like; AZURE_CLIENT_ID is the
     user-assigned identity's client id, as in Azure."""
-    client_id = str(local_azure.settings["managed_identity_client_id"])
+    client_id = str(local_azure.settings.managed_identity_client_id)
     monkeypatch.setenv("AZURE_TENANT_ID", str(uuid.uuid4()))
     monkeypatch.setenv("AZURE_CLIENT_ID", client_id)
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "placeholder-not-a-credential")
