@@ -30,7 +30,7 @@ from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottl
 from token_service.pacing import Pacer
 from token_service.registry import ActivityEntry, IdentityState, Registry
 from token_service.registry.claims import CleanupClaim
-from token_service.registry.lease import RENEW_EVERY_SECONDS, CleanupLease, run_owner
+from token_service.registry.lease import LEASE_SECONDS, CleanupLease, run_owner
 
 log = logging.getLogger("token_service.cleanup")
 STALE_REASON = "stale"
@@ -78,6 +78,7 @@ class CleanupPolicy:
     acs_calls_per_second: float = 10.0  # ACS: 500 revokes and 500 deletes per 30 s; 10/s takes 300 (60%)
     repair_only: bool = False  # the repair pass: finish started deletions only, claim nothing new
     claim_seconds: float = 300.0  # a claim outlives one identity's paced revoke+delete with retries
+    lease_seconds: float = LEASE_SECONDS  # the cleanup lease's term; renewed every third of it
 
     def cutoff(self, now: datetime) -> datetime:
         """Identities whose last activity is before this are stale."""
@@ -102,7 +103,7 @@ class StaleIdentityCleanup:
         self._revoke_pace = Pacer(policy.acs_calls_per_second)
         self._delete_pace = Pacer(policy.acs_calls_per_second)
         self.owner = f"{run_owner(kind)} run {uuid.uuid4().hex[:8]}"
-        self._lease: CleanupLease = registry.cleanup_lease(self.owner)
+        self._lease: CleanupLease = registry.cleanup_lease(self.owner, policy.lease_seconds)
         self._lost = False
         self._open_claims: dict[str, CleanupClaim] = {}
 
@@ -150,12 +151,21 @@ class StaleIdentityCleanup:
             log.info(json.dumps({"event": "metric", "name": f"cleanup.{name}", "value": getattr(summary, name)}))
         return summary
 
+    @property
+    def policy(self) -> CleanupPolicy:
+        return self._policy
+
+    @property
+    def lease_lost(self) -> bool:
+        """A renewal failed: another run may hold the lease, so this one starts no new work."""
+        return self._lost
+
     async def _keep_lease(self) -> None:
         """Renew the lease while the run works; a failed renewal means another run may have it: stop."""
         if not self._lease.held:
             return
         while True:
-            await asyncio.sleep(RENEW_EVERY_SECONDS)
+            await asyncio.sleep(self._policy.lease_seconds / 3)  # two renewals may fail before it expires
             try:
                 renewed = await self._lease.renew()
             except ServiceError:

@@ -21,8 +21,7 @@ from token_service.clock import Clock, system_clock
 from token_service.registry.table import Conflict, Table
 
 LEASE_KEY = "lease_cleanup"
-LEASE_SECONDS = 60.0  # a killed holder blocks other runs this long at most
-RENEW_EVERY_SECONDS = LEASE_SECONDS / 3  # two renewals may fail (a storage blip) before it expires
+LEASE_SECONDS = 60.0  # a killed holder blocks other runs this long at most; renewed every third of it
 
 
 def run_owner(kind: str) -> str:

@@ -14,7 +14,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from token_service.clock import day_key
 from token_service.registry.claims import CleanupClaim, claim_from_entity
-from token_service.registry.lease import CleanupLease
+from token_service.registry.lease import LEASE_SECONDS, CleanupLease
 from token_service.registry.records import (
     ACTIVITY_PREFIX,
     DELETING_PARTITION,
@@ -166,8 +166,8 @@ class Registry:
 
     # -- cleanup claims and lease (registry/claims.py, registry/lease.py) -----------------------
 
-    def cleanup_lease(self, owner: str) -> CleanupLease:
-        return CleanupLease(self._table, owner)
+    def cleanup_lease(self, owner: str, seconds: float = LEASE_SECONDS) -> CleanupLease:
+        return CleanupLease(self._table, owner, seconds=seconds)
 
     async def get_claim(self, acs_id: str) -> CleanupClaim | None:
         """Who claimed this identity's deletion and until when (None: no such row)."""
