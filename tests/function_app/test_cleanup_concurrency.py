@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import time
 import urllib.error
@@ -128,16 +127,16 @@ async def test_three_concurrent_runs_do_one_runs_work(
     acs_faults.reset_stats()
 
     started = time.monotonic()
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "token_service.cleanup_cli"], cwd=PROJECT_ROOT, env=host_a.env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "token_service.cleanup_cli", cwd=PROJECT_ROOT, env=host_a.env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         for host in (host_a, host_b):
             url = host.base_url + "/admin/functions/cleanup_stale_identities"
             assert call(url, "POST", master, b'{"input": ""}')[0] == 202
         deadline = time.monotonic() + 60
-        while (holder := await lease_row(settings)) is None:
+        while await lease_row(settings) is None:
             assert time.monotonic() < deadline, "no run took the cleanup lease"
             await asyncio.sleep(0.1)
         # A user's revoke while the run works: the run leaves it room in ACS's window.
@@ -145,11 +144,12 @@ async def test_three_concurrent_runs_do_one_runs_work(
         status, body = call(revoke_url, "POST", admin, b"")
         assert status in (200, 204), (status, body)
         assert await lease_row(settings) is not None, "the run ended before the user's revoke: nothing overlapped"
-        stdout, stderr = cli.communicate(timeout=180)
+        out, err = await asyncio.wait_for(cli.communicate(), 180)
+        stdout, stderr = out.decode(), err.decode()
     finally:
-        if cli.poll() is None:
+        if cli.returncode is None:
             cli.kill()
-            cli.wait()
+            await cli.wait()
     deadline = time.monotonic() + 180
     logs = [wait_executed(host, deadline) for host in (host_a, host_b)]
     elapsed = time.monotonic() - started

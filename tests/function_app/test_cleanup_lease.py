@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.function_app.test_cleanup import NOW, World, world  # noqa: F401  (the fixture)
+from tests.function_app.test_cleanup import NOW, World
+from tests.function_app.test_cleanup import world as world
 from token_service.cleanup import StaleIdentityCleanup
 from token_service.registry import ActivityEntry, IdentityState, Registry
 from token_service.registry.claims import CleanupClaim
