@@ -34,6 +34,7 @@ from token_service.settings import Settings
 
 STALE = 100  # 10 s of work at 10/s: the three runs overlap however slowly the CLI starts
 EXECUTED = "Executed 'Functions.cleanup_stale_identities' ("
+REPAIRED = "Executed 'Functions.repair_pending_deletions' ("
 
 
 def call(url: str, method: str, headers: dict[str, str], body: bytes | None = None) -> tuple[int, bytes]:
@@ -45,12 +46,13 @@ def call(url: str, method: str, headers: dict[str, str], body: bytes | None = No
         return error.code, error.read()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_hosts(
-    tmp_path: Path, artifacts_dir: Path, local_azure: LocalAzureProcess, azurite: AzuriteProcess,
+    tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path, local_azure: LocalAzureProcess, azurite: AzuriteProcess,
     app_environment: dict[str, str],
 ) -> Iterator[tuple[RealAppHost, RealAppHost]]:  # fmt: skip
     table = "lease" + uuid.uuid4().hex[:10]
+    tmp_path = tmp_path_factory.mktemp("lease_hosts")
     hosts: list[RealAppHost] = []
     try:
         for name in ("lease-a", "lease-b"):
@@ -94,8 +96,8 @@ async def states(settings: Settings, ids: list[str]) -> set[IdentityState]:
         await runtime.close()
 
 
-def wait_executed(host: RealAppHost, deadline: float) -> str:
-    while EXECUTED not in (log := host.log_file.read_text()):
+def wait_executed(host: RealAppHost, deadline: float, marker: str = EXECUTED) -> str:
+    while marker not in (log := host.log_file.read_text()):
         assert time.monotonic() < deadline, f"the timer run on {host.base_url} did not end"
         time.sleep(0.2)
     return log
@@ -175,3 +177,28 @@ async def test_three_concurrent_runs_do_one_runs_work(
     assert await states(settings, stale_ids) == {IdentityState.DELETED}
     assert await lease_row(settings) is None, "the winning run did not give the lease back"
     print(f"3 concurrent runs: {STALE} stale, ACS revokes+deletes {2 * STALE}, {elapsed:.1f} s")
+
+
+async def test_the_repair_timer_finishes_a_deletion_a_dead_request_left(
+    two_hosts: tuple[RealAppHost, RealAppHost], acs_faults: LocalAzureProcess
+) -> None:
+    """A request marked an identity deleting and its instance died: the repair timer, run through the
+    host API, finishes it (the hourly schedule does the same without anyone asking)."""
+    host_a, _ = two_hosts
+    settings = Settings.from_env(host_a.env)
+    runtime = build_runtime(settings)
+    try:
+        record, _ = await runtime.identities.create_identity(None)
+        await runtime.registry.mark_deleting(record, "user", datetime.now(UTC))
+    finally:
+        await runtime.close()
+    master = {"x-functions-key": host_a.master_key, "Content-Type": "application/json"}
+    url = host_a.base_url + "/admin/functions/repair_pending_deletions"
+    assert call(url, "POST", master, b'{"input": ""}')[0] == 202
+    log = wait_executed(host_a, time.monotonic() + 60, REPAIRED)
+    assert REPAIRED + "Succeeded" in log
+    assert await states(settings, [record.acs_id]) == {IdentityState.DELETED}
+    assert record.acs_id not in {i["id"] for i in acs_faults.identities(live_only=True)}
+    summary = app_events(log, '"cleanup_summary"')[-1]
+    assert (summary["resumed"], summary["deleted"], summary["stale"]) == (1, 1, 0)
+    assert " repair run " in summary["owner"]
