@@ -48,9 +48,10 @@ def call(url: str, method: str, headers: dict[str, str], body: bytes | None = No
 
 @pytest.fixture(scope="module")
 def two_hosts(
-    tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path, local_azure: LocalAzureProcess, azurite: AzuriteProcess,
-    app_environment: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path, local_azure: LocalAzureProcess,
+    azurite: AzuriteProcess, app_environment: dict[str, str],
 ) -> Iterator[tuple[RealAppHost, RealAppHost]]:  # fmt: skip
+    """Two devhost processes on one registry table (one Azurite, one local_azure), for this module."""
     table = "lease" + uuid.uuid4().hex[:10]
     tmp_path = tmp_path_factory.mktemp("lease_hosts")
     hosts: list[RealAppHost] = []
