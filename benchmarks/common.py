@@ -179,6 +179,7 @@ class Services:
                 "DEFAULT_TOKEN_MINUTES": "60",
                 "STALE_IDENTITY_DAYS": "30",
                 "CLEANUP_SCHEDULE": "0 0 0 1 1 *",  # 1 January: never fires during a benchmark
+                "CLEANUP_REPAIR_SCHEDULE": "0 0 0 1 1 *",
                 "AZURE_CORE_DISABLE_TRACING": "1",
                 **extra,
             },

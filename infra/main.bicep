@@ -63,18 +63,22 @@ param staleIdentityDays string = '30'
 @description('CLEANUP_SCHEDULE: NCRONTAB (6 fields, seconds first) of the cleanup timer. Required: the host resolves %CLEANUP_SCHEDULE%.')
 param cleanupSchedule string = '0 0 3 * * *'
 
+@minLength(11)
+@description('CLEANUP_REPAIR_SCHEDULE: NCRONTAB of the repair pass that finishes deletions a crash left half done (hourly). Required: the host resolves %CLEANUP_REPAIR_SCHEDULE%.')
+param cleanupRepairSchedule string = '0 30 * * * *'
+
 @description('CLEANUP_DRY_RUN: report what the cleanup would delete, change nothing.')
 @allowed(['true', 'false'])
 param cleanupDryRun string = 'false'
 
-@description('CLEANUP_MAX_PER_RUN: identities one cleanup run handles at most.')
-param cleanupMaxPerRun string = '20000'
+@description('CLEANUP_MAX_PER_RUN: identities one cleanup run handles at most; at most CLEANUP_ACS_CALLS_PER_SECOND x CLEANUP_TIME_BUDGET_SECONDS (10 x 240).')
+param cleanupMaxPerRun string = '2400'
 
 @description('CLEANUP_TIME_BUDGET_SECONDS: a run starts no new work after this (below functionTimeout).')
 param cleanupTimeBudgetSeconds string = '240'
 
-@description('CLEANUP_ACS_CALLS_PER_SECOND: pace of revokes and of deletes.')
-param cleanupAcsCallsPerSecond string = '16'
+@description('CLEANUP_ACS_CALLS_PER_SECOND: pace of revokes and of deletes (10/s = 300 of ACS 500 per 30 s, 40% left to users).')
+param cleanupAcsCallsPerSecond string = '10'
 
 // Built-in role definition ids (Azure RBAC built-in roles; held by tests/infra/test_contract.py).
 var roleContributor = 'b24988ac-6180-42a0-ab88-20f7382dd24c' // Contributor
@@ -263,6 +267,7 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         { name: 'TOKEN_RATE_PER_MINUTE', value: tokenRatePerMinute }
         { name: 'STALE_IDENTITY_DAYS', value: staleIdentityDays }
         { name: 'CLEANUP_SCHEDULE', value: cleanupSchedule }
+        { name: 'CLEANUP_REPAIR_SCHEDULE', value: cleanupRepairSchedule }
         { name: 'CLEANUP_DRY_RUN', value: cleanupDryRun }
         { name: 'CLEANUP_MAX_PER_RUN', value: cleanupMaxPerRun }
         { name: 'CLEANUP_TIME_BUDGET_SECONDS', value: cleanupTimeBudgetSeconds }

@@ -5,6 +5,12 @@ step is idempotent and the claim is recorded before ACS is touched; the identity
 stays until the tombstone, so a run killed anywhere finds it again and finishes it. Deletions that
 requests started (the deleting index) are finished first.
 A token issued while the run decides wins the etag race, and the identity survives.
+
+One run at a time: a run takes the cleanup lease (registry/lease.py) before it starts, renews it while
+it runs and stops starting work if a renewal fails; a second run raises CleanupLeaseHeld naming the
+holder. Each claim records its run and an expiry (registry/claims.py): a run skips another live run's
+claims and resumes only expired or ownerless ones; at its end a run gives back the claims it left
+unfinished, so the next run resumes them at once.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +29,8 @@ from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottled
 from token_service.pacing import Pacer
 from token_service.registry import ActivityEntry, IdentityState, Registry
+from token_service.registry.claims import CleanupClaim
+from token_service.registry.lease import LEASE_SECONDS, CleanupLease, run_owner
 
 log = logging.getLogger("token_service.cleanup")
 STALE_REASON = "stale"
@@ -38,6 +47,8 @@ class CleanupSummary:
     failed: int = 0
     survived: int = 0
     resumed: int = 0
+    skipped_live_claims: int = 0
+    owner: str = ""
     stopped_early: str | None = None
     duration_seconds: float = 0.0
     would_delete: list[str] = field(default_factory=list)
@@ -64,7 +75,10 @@ class CleanupPolicy:
     time_budget_seconds: float
     dry_run: bool
     concurrency: int = 32
-    acs_calls_per_second: float = 16.0  # ACS: 500 revokes and 500 deletes per 30 s per resource
+    acs_calls_per_second: float = 10.0  # ACS: 500 revokes and 500 deletes per 30 s; 10/s takes 300 (60%)
+    repair_only: bool = False  # the repair pass: finish started deletions only, claim nothing new
+    claim_seconds: float = 300.0  # a claim outlives one identity's paced revoke+delete with retries
+    lease_seconds: float = LEASE_SECONDS  # the cleanup lease's term; renewed every third of it
 
     def cutoff(self, now: datetime) -> datetime:
         """Identities whose last activity is before this are stale."""
@@ -79,6 +93,7 @@ class StaleIdentityCleanup:
         clock: Clock,
         policy: CleanupPolicy,
         progress: Callable[[CleanupSummary], None] | None = None,
+        kind: str = "timer",
     ) -> None:
         self._registry = registry
         self._acs = acs
@@ -87,9 +102,27 @@ class StaleIdentityCleanup:
         self.progress = progress
         self._revoke_pace = Pacer(policy.acs_calls_per_second)
         self._delete_pace = Pacer(policy.acs_calls_per_second)
+        self.owner = f"{run_owner(kind)} run {uuid.uuid4().hex[:8]}"
+        self._lease: CleanupLease = registry.cleanup_lease(self.owner, policy.lease_seconds)
+        self._lost = False
+        self._open_claims: dict[str, CleanupClaim] = {}
 
     async def run(self) -> CleanupSummary:
-        summary = CleanupSummary(dry_run=self._policy.dry_run)
+        """One run under the cleanup lease; raises CleanupLeaseHeld (nothing done) if another run holds it.
+
+        A dry run changes nothing, so it runs without the lease.
+        """
+        if not self._policy.dry_run:
+            await self._lease.acquire()
+            log.info(json.dumps({"event": "cleanup_lease_acquired", "owner": self.owner}))
+        try:
+            return await self._run()
+        finally:
+            await self._give_back_claims()
+            await self._lease.release()
+
+    async def _run(self) -> CleanupSummary:
+        summary = CleanupSummary(dry_run=self._policy.dry_run, owner=self.owner)
         started = time.monotonic()
         deadline = started + self._policy.time_budget_seconds
         cutoff = self._policy.cutoff(self._clock())
@@ -104,14 +137,52 @@ class StaleIdentityCleanup:
 
         # A TaskGroup: if the run itself is cancelled (the host stops it), every worker stops with it.
         async with asyncio.TaskGroup() as group:
-            for _ in range(self._policy.concurrency):
-                group.create_task(self._worker(queue, summary, deadline))
-            group.create_task(feed_then_stop())
+            renewing = group.create_task(self._keep_lease())
+            concurrency = self._policy.concurrency
+            workers = [group.create_task(self._worker(queue, summary, deadline)) for _ in range(concurrency)]
+            workers.append(group.create_task(feed_then_stop()))
+            await asyncio.gather(*workers)
+            renewing.cancel()
+        if self._lost:
+            summary.stopped_early = "lease_lost"
         summary.duration_seconds = round(time.monotonic() - started, 3)
         log.info(summary.log_line())
         for name in ("scanned", "stale", "revoked", "deleted", "already_gone", "failed"):
             log.info(json.dumps({"event": "metric", "name": f"cleanup.{name}", "value": getattr(summary, name)}))
         return summary
+
+    @property
+    def policy(self) -> CleanupPolicy:
+        return self._policy
+
+    @property
+    def lease_lost(self) -> bool:
+        """A renewal failed: another run may hold the lease, so this one starts no new work."""
+        return self._lost
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease while the run works; a failed renewal means another run may have it: stop."""
+        if not self._lease.held:
+            return
+        while True:
+            await asyncio.sleep(self._policy.lease_seconds / 3)  # two renewals may fail before it expires
+            try:
+                renewed = await self._lease.renew()
+            except ServiceError:
+                renewed = False
+            if not renewed:
+                self._lost = True
+                log.warning(json.dumps({"event": "cleanup_lease_lost", "owner": self.owner}))
+                return
+
+    async def _give_back_claims(self) -> None:
+        """Claims this run made and did not finish: expire them now, so the next run resumes them."""
+        claims, self._open_claims = self._open_claims, {}
+        for acs_id, claim in claims.items():
+            try:
+                await self._registry.release_claim(acs_id, claim, self._clock())
+            except Exception:  # best effort: an unreleased claim still expires on its own
+                log.warning(json.dumps({"event": "cleanup_claim_not_released"}))
 
     async def _feed(
         self, queue: asyncio.Queue[_Work | None], summary: CleanupSummary, cutoff: datetime, deadline: float
@@ -123,6 +194,8 @@ class StaleIdentityCleanup:
                     return
                 taken += 1
                 await queue.put(_Resume(acs_id, reason))
+        if self._policy.repair_only:
+            return
         async for entry in self._scan(cutoff):
             summary.scanned += 1
             if entry.last_activity >= cutoff:
@@ -147,7 +220,9 @@ class StaleIdentityCleanup:
         return self._registry.stale_activity(day_key(cutoff + timedelta(days=1)))
 
     def _out_of_budget(self, summary: CleanupSummary, deadline: float, taken: int) -> bool:
-        if taken >= self._policy.max_per_run:
+        if self._lost:
+            summary.stopped_early = "lease_lost"
+        elif taken >= self._policy.max_per_run:
             summary.stopped_early = "max_per_run"
         elif time.monotonic() >= deadline:
             summary.stopped_early = "time_budget"
@@ -155,6 +230,9 @@ class StaleIdentityCleanup:
 
     async def _worker(self, queue: asyncio.Queue[_Work | None], summary: CleanupSummary, deadline: float) -> None:
         while (item := await queue.get()) is not None:
+            if self._lost:
+                summary.stopped_early = "lease_lost"
+                continue  # another run may hold the lease now: start nothing more
             if time.monotonic() >= deadline:
                 summary.stopped_early = "time_budget"
                 continue  # drain: what is left stays consistent for the next run
@@ -174,9 +252,11 @@ class StaleIdentityCleanup:
 
     async def _remove_stale(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
         now = self._clock()
-        if not await self._registry.claim_for_cleanup(entry, STALE_REASON, now):
+        claim = self._new_claim()
+        if not await self._registry.claim_for_cleanup(entry, STALE_REASON, now, claim):
             await self._recheck(entry, summary)
             return
+        self._open_claims[entry.acs_id] = claim
         await self._revoke_delete_tombstone(
             entry.acs_id, entry.owner, entry.mapping_etag, entry.day, STALE_REASON, summary, pending_marker=False
         )
@@ -188,8 +268,10 @@ class StaleIdentityCleanup:
             await self._registry.drop_activity(entry.day, entry.acs_id)
             return
         if record.state == IdentityState.DELETING:
-            # Claimed earlier (by a run that was stopped, or by a request still at it): finish it.
-            # Every step is idempotent, so finishing twice is harmless.
+            # Claimed earlier (by a run that died or gave it back, or by a request): finish it, unless
+            # a live run holds the claim. Every step is idempotent, so finishing twice is harmless.
+            if not await self._take_claim(record.acs_id, summary):
+                return
             summary.resumed += 1
             await self._revoke_delete_tombstone(
                 record.acs_id,
@@ -210,7 +292,9 @@ class StaleIdentityCleanup:
         fresh = ActivityEntry(
             entry.acs_id, entry.day, record.etag or "", record.owner, record.mapping_etag, record.last_activity
         )
-        if await self._registry.claim_for_cleanup(fresh, STALE_REASON, self._clock()):
+        claim = self._new_claim()
+        if await self._registry.claim_for_cleanup(fresh, STALE_REASON, self._clock(), claim):
+            self._open_claims[record.acs_id] = claim
             await self._revoke_delete_tombstone(
                 record.acs_id,
                 record.owner,
@@ -225,15 +309,37 @@ class StaleIdentityCleanup:
 
     async def _resume(self, acs_id: str, reason: str, summary: CleanupSummary) -> None:
         """Finish a deletion a previous run (or a request) started."""
-        summary.resumed += 1
         record = await self._registry.get_identity(acs_id)
         if record is None or record.state == IdentityState.ACTIVE:
             # Claim never landed on the row (killed between the two writes): nothing was done in ACS.
+            summary.resumed += 1
             await self._registry.drop_pending_marker(acs_id)
             return
+        if record.state == IdentityState.DELETING and not await self._take_claim(acs_id, summary):
+            return
+        summary.resumed += 1
         await self._revoke_delete_tombstone(
             acs_id, record.owner, record.mapping_etag, record.activity_day, reason or STALE_REASON, summary
         )
+
+    def _new_claim(self) -> CleanupClaim:
+        return CleanupClaim(self.owner, self._clock() + timedelta(seconds=self._policy.claim_seconds))
+
+    async def _take_claim(self, acs_id: str, summary: CleanupSummary) -> bool:
+        """Make a started deletion ours to finish: False if a live run holds it (or took it first)."""
+        current = await self._registry.get_claim(acs_id)
+        if current is None:
+            return True
+        if current.live(self._clock(), self.owner):
+            summary.skipped_live_claims += 1
+            log.info(json.dumps({"event": "cleanup_claim_skipped", "held_by": current.claimed_by}))
+            return False
+        claim = self._new_claim()
+        if not await self._registry.take_over_claim(acs_id, current, claim):
+            summary.skipped_live_claims += 1
+            return False
+        self._open_claims[acs_id] = claim
+        return True
 
     async def _revoke_delete_tombstone(
         self,
@@ -262,6 +368,7 @@ class StaleIdentityCleanup:
             now=self._clock(),
             pending_marker=pending_marker,
         )
+        self._open_claims.pop(acs_id, None)
 
     async def _paced(self, pacer: Pacer, operation: Callable[[str], Awaitable[None]], acs_id: str) -> bool:
         """Run one ACS call at the pace; True if done, False if ACS no longer has the identity."""

@@ -3,7 +3,8 @@
     python -m token_service.cleanup_cli [--settings local.settings.json] [--dry-run] [--max N] [--budget S]
 
 It runs exactly what the timer trigger runs, with the same app settings (from the environment, or
-the `Values` of a local.settings.json file where the environment does not set them).
+the `Values` of a local.settings.json file where the environment does not set them), under the same
+cleanup lease: while another run holds it, it exits 3 naming the holder and changes nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 
 from token_service.cleanup import CleanupSummary
 from token_service.errors import ServiceError
+from token_service.registry.lease import CleanupLeaseHeld
 from token_service.runtime import build_runtime
 from token_service.settings import Settings, SettingsError
 
 BAR_WIDTH = 30
+EXIT_LEASE_HELD = 3  # another run (a timer, a manual run, another CLI) holds the cleanup lease
 
 
 def load_settings_file(path: Path) -> None:
@@ -60,7 +63,7 @@ async def run(args: argparse.Namespace) -> CleanupSummary:
         overrides["time_budget_seconds"] = args.budget
     runtime = build_runtime(settings)
     try:
-        cleanup = runtime.cleanup(**overrides)
+        cleanup = runtime.cleanup("cli", **overrides)
         total = await cleanup.count_stale()
         print(f"{total} identities idle for more than {settings.stale_identity_days} days", file=sys.stderr)
         cleanup.progress = ProgressBar(min(total, args.max or settings.cleanup_max_per_run))
@@ -85,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"invalid setting: {error}", file=sys.stderr)
         return 2
+    except CleanupLeaseHeld as held:
+        print(f"\ncleanup not started: {held}", file=sys.stderr)
+        return EXIT_LEASE_HELD
     except ServiceError as error:
         print(f"cleanup failed: {error.code}: {error.detail}", file=sys.stderr)
         return 1

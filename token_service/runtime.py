@@ -35,9 +35,9 @@ class Runtime:
     token_limiter: SlidingWindowLimiter
     clock: Clock
 
-    def cleanup(self, **overrides: Any) -> StaleIdentityCleanup:
+    def cleanup(self, kind: str = "timer", **overrides: Any) -> StaleIdentityCleanup:
         """The stale-identity cleanup as the settings define it; `overrides` change policy fields (CLI
-        flags, tests)."""
+        flags, tests). `kind` names the run in the cleanup lease (timer, repair, cli)."""
         settings = self.settings
         policy = CleanupPolicy(
             stale_days=settings.stale_identity_days,
@@ -46,7 +46,9 @@ class Runtime:
             dry_run=settings.cleanup_dry_run,
             acs_calls_per_second=settings.cleanup_acs_calls_per_second,
         )
-        return StaleIdentityCleanup(self.registry, self.background_acs, self.clock, replace(policy, **overrides))
+        return StaleIdentityCleanup(
+            self.registry, self.background_acs, self.clock, replace(policy, **overrides), kind=kind
+        )
 
     async def close(self) -> None:
         await self.acs.close()

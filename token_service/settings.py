@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 from token_service.token_rules import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES
 
 ACS_CREDENTIALS = ("managed_identity", "developer")
+DEFAULT_CLEANUP_RATE = 10  # per second, for revokes and for deletes: 300 of ACS's 500 per 30 s
+DEFAULT_CLEANUP_BUDGET = 240  # seconds: below host.json's functionTimeout (10 min) with room to finish
 SCOPE_TOKEN = r"[\x21\x23-\x5B\x5D-\x7E]{1,128}"  # RFC 6749 §3.3 scope-token: one name, no spaces
 
 
@@ -43,6 +45,7 @@ class Settings:
     token_rate_per_minute: int
     stale_identity_days: int
     cleanup_schedule: str
+    cleanup_repair_schedule: str
     cleanup_dry_run: bool
     cleanup_max_per_run: int
     cleanup_time_budget_seconds: float
@@ -72,13 +75,33 @@ class Settings:
             # Required, no default: the host resolves the timer's %CLEANUP_SCHEDULE% from app settings and
             # starts without the timer when it is missing, whatever a default here would say.
             cleanup_schedule=reader.matching("CLEANUP_SCHEDULE", None, r"\S+( \S+){5}"),
+            cleanup_repair_schedule=reader.matching("CLEANUP_REPAIR_SCHEDULE", None, r"\S+( \S+){5}"),
             cleanup_dry_run=reader.boolean("CLEANUP_DRY_RUN", False),
-            cleanup_max_per_run=reader.integer("CLEANUP_MAX_PER_RUN", 20_000, 1, 10_000_000),
-            cleanup_time_budget_seconds=float(reader.integer("CLEANUP_TIME_BUDGET_SECONDS", 240, 1, 86_400)),
-            cleanup_acs_calls_per_second=float(reader.integer("CLEANUP_ACS_CALLS_PER_SECOND", 16, 1, 10_000)),
+            **_cleanup_pacing(reader),  # type: ignore[arg-type]  # three typed fields, checked there
             platform_auth_enabled=reader.boolean("WEBSITE_AUTH_ENABLED", False),
             acs_credential=reader.choice("ACS_CREDENTIAL", "managed_identity", ACS_CREDENTIALS),
         )
+
+
+def _cleanup_pacing(reader: _Reader) -> dict[str, float | int]:
+    """Pace, time budget and per-run cap, which must agree: each identity is one revoke and one delete,
+    each paced at `rate`/s, so a run reaches at most rate x budget identities. A cap above that could
+    never be reached (it promised work the budget cannot do), so it is refused, naming the arithmetic.
+    Defaults: 10/s x 240 s = 2,400; 10/s is 300 of ACS's 500 revokes (and deletes) per 30 s, leaving 40%
+    of each window to users' calls."""
+    rate = reader.integer("CLEANUP_ACS_CALLS_PER_SECOND", DEFAULT_CLEANUP_RATE, 1, 10_000)
+    budget = reader.integer("CLEANUP_TIME_BUDGET_SECONDS", DEFAULT_CLEANUP_BUDGET, 1, 86_400)
+    cap = reader.integer("CLEANUP_MAX_PER_RUN", rate * budget, 1, 10_000_000)
+    if cap > rate * budget:
+        raise SettingsError(
+            f"CLEANUP_MAX_PER_RUN: {cap} cannot be reached in one run: at most CLEANUP_ACS_CALLS_PER_SECOND "
+            f"x CLEANUP_TIME_BUDGET_SECONDS = {rate} x {budget} = {rate * budget}"
+        )
+    return {
+        "cleanup_max_per_run": cap,
+        "cleanup_time_budget_seconds": float(budget),
+        "cleanup_acs_calls_per_second": float(rate),
+    }
 
 
 def _storage_settings(reader: _Reader) -> StorageSettings:

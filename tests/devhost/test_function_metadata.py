@@ -72,5 +72,8 @@ def test_reported_metadata_matches_readme_and_openapi(real_app_host: RealAppHost
     assert len(readme) == 10 and reported == readme
     assert reported == openapi_promises(json.loads(body))
     assert {level for (_, path), level in reported.items() if path.startswith("/api/identities")} == {"function"}
-    assert [(trigger["type"], trigger["schedule"]) for _, trigger in timers] == [("timerTrigger", "%CLEANUP_SCHEDULE%")]
-    assert len(functions) == 11
+    assert sorted((trigger["type"], trigger["schedule"]) for _, trigger in timers) == [
+        ("timerTrigger", "%CLEANUP_REPAIR_SCHEDULE%"),
+        ("timerTrigger", "%CLEANUP_SCHEDULE%"),
+    ]
+    assert len(functions) == 12

@@ -36,6 +36,7 @@ def app_environment(local_azure: LocalAzureProcess, azurite: AzuriteProcess) -> 
             "TOKEN_RATE_PER_MINUTE": "100000",
             "STALE_IDENTITY_DAYS": "30",
             "CLEANUP_SCHEDULE": "0 0 3 * * *",
+            "CLEANUP_REPAIR_SCHEDULE": "0 30 * * * *",
         },
     )
     with pytest.MonkeyPatch.context() as patch:

@@ -16,6 +16,7 @@ from token_service.acs_gateway import AcsCall, AcsGateway
 from token_service.cleanup import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
 from token_service.http.inputs import checked_token_request
 from token_service.registry import ActivityEntry, IdentityState, Registry
+from token_service.registry.claims import CleanupClaim
 from token_service.runtime import Runtime, build_runtime, reset_runtime
 from token_service.settings import Settings
 
@@ -138,11 +139,13 @@ async def test_token_issued_while_the_run_decides_wins(world: World) -> None:
     runtime = world.runtime
 
     class RacingRegistry(Registry):
-        async def claim_for_cleanup(self, entry: ActivityEntry, reason: str, now: datetime) -> bool:
+        async def claim_for_cleanup(
+            self, entry: ActivityEntry, reason: str, now: datetime, claim: CleanupClaim | None = None
+        ) -> bool:
             world.clock[0] = NOW
             request = checked_token_request(None, None, runtime.settings)
             await runtime.identities.token_for_user(user, request)  # real token issue, real storage
-            return await super().claim_for_cleanup(entry, reason, now)
+            return await super().claim_for_cleanup(entry, reason, now, claim)
 
     registry = RacingRegistry(runtime.registry._table)
     cleanup = StaleIdentityCleanup(registry, runtime.background_acs, runtime.clock, CleanupPolicy(30, 100, 60, False))

@@ -13,6 +13,7 @@ REQUIRED = {
     "AUTH_ISSUER": "https://login.example/tenant/v2.0",
     "AUTH_AUDIENCE": "api://acs-token-service",
     "CLEANUP_SCHEDULE": "0 0 3 * * *",
+    "CLEANUP_REPAIR_SCHEDULE": "0 30 * * * *",
 }
 
 
@@ -34,9 +35,11 @@ def test_defaults_with_only_the_required_settings() -> None:
     assert settings.stale_identity_days == 30
     assert settings.cleanup_schedule == "0 0 3 * * *"
     assert settings.cleanup_dry_run is False
-    assert settings.cleanup_max_per_run == 20_000
+    assert settings.cleanup_repair_schedule == "0 30 * * * *"
+    # Pacing leaves >= 30% of ACS's 500 revokes (and deletes) per 30 s to users; the cap is what the budget reaches.
+    assert settings.cleanup_acs_calls_per_second * 30 <= 0.7 * 500
+    assert settings.cleanup_max_per_run == 2_400 == settings.cleanup_acs_calls_per_second * 240
     assert settings.cleanup_time_budget_seconds == 240.0
-    assert settings.cleanup_acs_calls_per_second == 16.0
     assert settings.platform_auth_enabled is False
 
 
@@ -95,6 +98,8 @@ MALFORMED = [
     ("CLEANUP_MAX_PER_RUN", "0"),
     ("CLEANUP_TIME_BUDGET_SECONDS", "-1"),
     ("CLEANUP_ACS_CALLS_PER_SECOND", "1.5"),
+    ("CLEANUP_MAX_PER_RUN", "2401"),  # 10/s x 240 s reach 2,400 at most
+    ("CLEANUP_REPAIR_SCHEDULE", "hourly"),
     ("WEBSITE_AUTH_ENABLED", "sure"),
     ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
 ]
@@ -137,3 +142,10 @@ def test_malformed_identity_based_storage_is_named(name: str, value: str) -> Non
     with pytest.raises(SettingsError) as error:
         Settings.from_env({**env, name: value})
     assert str(error.value).startswith(f"{name}:")
+
+
+def test_a_cap_the_budget_cannot_reach_is_refused_with_the_arithmetic() -> None:
+    env = {**REQUIRED, "CLEANUP_ACS_CALLS_PER_SECOND": "16", "CLEANUP_TIME_BUDGET_SECONDS": "240"}
+    with pytest.raises(SettingsError, match=r"CLEANUP_MAX_PER_RUN: 20000 .* 16 x 240 = 3840"):
+        Settings.from_env({**env, "CLEANUP_MAX_PER_RUN": "20000"})
+    assert Settings.from_env(env).cleanup_max_per_run == 3840  # without a cap: what the budget reaches

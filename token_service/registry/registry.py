@@ -13,6 +13,8 @@ from datetime import datetime
 from azure.core.credentials_async import AsyncTokenCredential
 
 from token_service.clock import day_key
+from token_service.registry.claims import CleanupClaim, claim_from_entity
+from token_service.registry.lease import LEASE_SECONDS, CleanupLease
 from token_service.registry.records import (
     ACTIVITY_PREFIX,
     DELETING_PARTITION,
@@ -148,7 +150,9 @@ class Registry:
         """Drop a deleting-index row (its deletion finished, or its claim never reached the identity row)."""
         await self._table.delete(DELETING_PARTITION, acs_id)
 
-    async def claim_for_cleanup(self, entry: ActivityEntry, reason: str, now: datetime) -> bool:
+    async def claim_for_cleanup(
+        self, entry: ActivityEntry, reason: str, now: datetime, claim: CleanupClaim | None = None
+    ) -> bool:
         """Mark a stale identity deleting, only if its row is exactly as the index saw it.
 
         No deleting-index row is needed: the activity-index row stays until the tombstone, so a run killed
@@ -156,7 +160,32 @@ class Registry:
         since (a token was issued, or it is already being deleted).
         """
         patch = _state_patch(entry.acs_id, IdentityState.DELETING, reason, now)
+        if claim is not None:
+            patch.update(claim.fields())
         return await self._table.merge(patch, etag=entry.identity_etag)
+
+    # -- cleanup claims and lease (registry/claims.py, registry/lease.py) -----------------------
+
+    def cleanup_lease(self, owner: str, seconds: float = LEASE_SECONDS) -> CleanupLease:
+        return CleanupLease(self._table, owner, seconds=seconds)
+
+    async def get_claim(self, acs_id: str) -> CleanupClaim | None:
+        """Who claimed this identity's deletion and until when (None: no such row)."""
+        entity = await self._table.get(acs_id, acs_id)
+        return claim_from_entity(entity) if entity is not None else None
+
+    async def take_over_claim(self, acs_id: str, previous: CleanupClaim, claim: CleanupClaim) -> bool:
+        """Make an expired (or ownerless) claim ours, only if the row is unchanged since it was read."""
+        patch: dict[str, object] = {"PartitionKey": acs_id, "RowKey": acs_id, **claim.fields()}
+        return await self._table.merge(patch, etag=previous.etag)
+
+    async def release_claim(self, acs_id: str, claim: CleanupClaim, now: datetime) -> None:
+        """A run that ends with this deletion unfinished lets the next run resume it at once."""
+        current = await self.get_claim(acs_id)
+        if current is None or current.claimed_by != claim.claimed_by or current.state != IdentityState.DELETING:
+            return
+        patch: dict[str, object] = {"PartitionKey": acs_id, "RowKey": acs_id, "claim_until": now}
+        await self._table.merge(patch, etag=current.etag)
 
     # -- user mappings -------------------------------------------------------------------------
 
