@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 from datetime import UTC, datetime, timedelta
 
@@ -164,8 +166,8 @@ async def test_expiry_matches_request(caller: Caller) -> None:
 async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identity(
     caller: Caller, app_environment: dict[str, str]
 ) -> None:
-    """A waiter reads the completed mapping before the creator writes the identity row, and writes it
-    itself. The creator must take that row as its own, not undo the identity (seen under load in CI)."""
+    """A waiter reads the completed mapping the moment it is written. The identity row exists before
+    the mapping points at it (issue 10), so the waiter issues for the same identity and nothing is undone."""
     from token_service.http.inputs import checked_token_request
     from token_service.registry import Registry, UserMapping
 
@@ -176,9 +178,10 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
     waiter_result = []
 
     class RacingRegistry(Registry):
-        async def complete_mapping(self, claim: UserMapping, acs_id: str) -> UserMapping:
-            mapping = await super().complete_mapping(claim, acs_id)
-            waiter_result.append(await runtime.identities._issue_for_mapping(user, mapping, request))
+        async def complete_mapping(self, claim: UserMapping, acs_id: str, now: Any = None) -> UserMapping:
+            mapping = await super().complete_mapping(claim, acs_id, now)
+            assert await self.get_identity(acs_id) is not None, "identity row written before the mapping"
+            waiter_result.append(await runtime.identities.token_for_user(user, request))
             return mapping
 
     racing = RacingRegistry(runtime.registry._table)
