@@ -80,7 +80,9 @@ class IdentityService:
         """Get-or-create the user's identity and issue a token for it."""
         # Real time, not the injectable clock: this bounds how long a request waits.
         deadline = time.monotonic() + WAIT_FOR_CREATOR.total_seconds()
-        for _ in range(MAX_ATTEMPTS * 10):
+        attempts = 0
+        while attempts < MAX_ATTEMPTS:
+            attempts += 1
             mapping = await self._registry.read_mapping(user_key)
             now = self._clock()
             try:
@@ -94,6 +96,7 @@ class IdentityService:
                             wait = math.ceil((lease - now).total_seconds())
                             raise RegistryUnavailable("this user's identity is being created", retry_after=wait)
                         await asyncio.sleep(POLL_INTERVAL_SECONDS)
+                        attempts -= 1  # waiting is bounded by the deadline, not by attempts
                         continue
                 counted = self._limits.count(mapping, "token", now)
                 if mapping is not None and mapping.state == MappingState.ACTIVE and mapping.acs_id is not None:
@@ -106,10 +109,8 @@ class IdentityService:
     async def delete_for_user(self, user_key: str) -> None:
         for _ in range(MAX_ATTEMPTS):
             mapping = await self._registry.read_mapping(user_key)
-            if mapping is None or mapping.acs_id is None or mapping.state not in (
-                MappingState.ACTIVE,
-                MappingState.DELETING,
-            ):
+            live = (MappingState.ACTIVE, MappingState.DELETING)
+            if mapping is None or mapping.acs_id is None or mapping.state not in live:
                 raise IdentityNotFound("you have no identity")
             counted = self._limits.count(mapping, "delete", self._clock())
             try:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest

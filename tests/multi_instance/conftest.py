@@ -6,7 +6,6 @@ Each host is its own process with its own in-memory state, so nothing in memory 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import uuid
@@ -89,16 +88,21 @@ class Cluster:
 
     def restart(self, index: int) -> None:
         old = self.hosts[index]
+        old.host.stop()
+        folder = self.tmp / f"host{index}-{uuid.uuid4().hex[:6]}"
+        folder.mkdir()
         self.hosts[index] = start_real_app(
-            self.tmp / f"host{index}-{uuid.uuid4().hex[:6]}", self.artifacts, self.local_azure, self.azurite,
+            folder, self.artifacts, self.local_azure, self.azurite,
             f"multi-{index}", self.env,
         )  # fmt: skip
-        del old
 
 
 @pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path, local_azure: LocalAzureProcess, azurite: AzuriteProcess
+    tmp_path_factory: pytest.TempPathFactory,
+    artifacts_dir: Path,
+    local_azure: LocalAzureProcess,
+    azurite: AzuriteProcess,
 ) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("multi")
     table = "multi" + uuid.uuid4().hex[:12]
@@ -124,7 +128,3 @@ def faults(local_azure: LocalAzureProcess) -> Iterator[LocalAzureProcess]:
     local_azure.reset_faults()
     yield local_azure
     local_azure.reset_faults()
-
-
-def run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)

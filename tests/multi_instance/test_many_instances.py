@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import aiohttp
 import pytest
@@ -31,9 +30,7 @@ async def test_first_calls_spread_over_instances_make_one_identity_per_user(clus
         async def one(user: str, token: str, host: int) -> None:
             replies.append((user, await cluster.call(session, host, "POST", "/api/token", token)))
 
-        await asyncio.gather(
-            *(one(user, token, n) for n in range(calls_per_user) for user, token in users)
-        )
+        await asyncio.gather(*(one(user, token, n) for n in range(calls_per_user) for user, token in users))
     new_ids = cluster.live_ids() - before
     for user, _ in users:
         mine = [reply for name, reply in replies if name == user]
@@ -98,7 +95,9 @@ async def test_delete_racing_issue_across_instances_never_yields_a_token_for_the
             assert mapping["acs_id"] in live
 
 
-async def test_failed_deletion_on_one_instance_then_calls_on_the_others(cluster: Cluster, faults: LocalAzureProcess) -> None:
+async def test_failed_deletion_on_one_instance_then_calls_on_the_others(
+    cluster: Cluster, faults: LocalAzureProcess
+) -> None:
     user, token = cluster.user()
     before = cluster.live_ids()
     async with aiohttp.ClientSession() as session:
@@ -126,9 +125,11 @@ async def test_failed_deletion_on_one_instance_then_calls_on_the_others(cluster:
     assert cluster.live_ids() - before == {y}
 
 
-async def test_finishing_a_failed_deletion_is_the_next_token_request(cluster: Cluster, faults: LocalAzureProcess) -> None:
+async def test_finishing_a_failed_deletion_is_the_next_token_request(
+    cluster: Cluster, faults: LocalAzureProcess
+) -> None:
     """A deletion left halfway is finished by whichever instance serves the user's next token request."""
-    user, token = cluster.user()
+    _, token = cluster.user()
     before = cluster.live_ids()
     async with aiohttp.ClientSession() as session:
         x = (await cluster.call(session, 0, "POST", "/api/token", token)).json["communicationUserId"]
@@ -142,7 +143,7 @@ async def test_finishing_a_failed_deletion_is_the_next_token_request(cluster: Cl
 
 
 async def test_per_user_limits_are_global(cluster: Cluster) -> None:
-    user, token = cluster.user()
+    _, token = cluster.user()
     extra = 3 * INSTANCES
     async with aiohttp.ClientSession() as session:
         replies: list[Reply] = []
@@ -183,14 +184,6 @@ async def test_acs_create_is_sent_once_against_a_503(cluster: Cluster, faults: L
     assert mapping is None or mapping["state"] == "idle", "a failed create releases its claim"
 
 
-def _created_lines(cluster: Cluster, index: int) -> list[dict[str, Any]]:
-    lines = []
-    for line in cluster.hosts[index].log_file.read_text(errors="replace").splitlines():
-        if "identity_created" in line:
-            lines.append(line)
-    return [{"line": line} for line in lines]
-
-
 async def test_kill_during_create_leaves_a_visible_claim_and_a_bounded_window(
     cluster: Cluster, faults: LocalAzureProcess
 ) -> None:
@@ -227,3 +220,5 @@ async def test_kill_during_create_leaves_a_visible_claim_and_a_bounded_window(
     print(json.dumps({"kill_during_create": {"acs_created": len(orphans), "unrecorded": len(unseen)}}))
     assert len(unseen) <= 1
     cluster.restart(0)
+    async with aiohttp.ClientSession() as session:  # the restarted instance serves again
+        assert (await cluster.call(session, 0, "GET", "/api/health", token)).status == 200

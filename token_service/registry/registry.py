@@ -193,9 +193,7 @@ class Registry:
         mapping = await self.read_mapping(user_key)
         return None if mapping is None or mapping.state == MappingState.IDLE else mapping
 
-    async def update_mapping(
-        self, user_key: str, previous: UserMapping | None, fields: dict[str, Any]
-    ) -> UserMapping:
+    async def update_mapping(self, user_key: str, previous: UserMapping | None, fields: dict[str, Any]) -> UserMapping:
         """THE conditional write of a user's mapping: merge `fields` only if the row is still `previous`
         (If-Match its etag), or insert it (idle unless `fields` say otherwise) when there was none.
         Conflict when someone else wrote first."""
