@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,9 +81,7 @@ class IdentityService:
         """Get-or-create the user's identity and issue a token for it."""
         # Real time, not the injectable clock: this bounds how long a request waits.
         deadline = time.monotonic() + WAIT_FOR_CREATOR.total_seconds()
-        attempts = 0
-        while attempts < MAX_ATTEMPTS:
-            attempts += 1
+        while time.monotonic() < deadline:
             mapping = await self._registry.read_mapping(user_key)
             now = self._clock()
             try:
@@ -96,14 +95,15 @@ class IdentityService:
                             wait = math.ceil((lease - now).total_seconds())
                             raise RegistryUnavailable("this user's identity is being created", retry_after=wait)
                         await asyncio.sleep(POLL_INTERVAL_SECONDS)
-                        attempts -= 1  # waiting is bounded by the deadline, not by attempts
                         continue
                 counted = self._limits.count(mapping, "token", now)
                 if mapping is not None and mapping.state == MappingState.ACTIVE and mapping.acs_id is not None:
                     return await self._issue_for_mapping(mapping, counted, request, now)
                 return await self._create_for_user(user_key, mapping, counted, request, now)
             except Conflict:
-                continue  # someone changed the mapping under us: read again
+                # Someone changed the mapping under us: read again, after a short random pause so that
+                # many concurrent calls of one user do not collide round after round.
+                await asyncio.sleep(random.uniform(0, POLL_INTERVAL_SECONDS))  # noqa: S311 (not security)
         raise RegistryUnavailable("this user's identity kept changing; try again", retry_after=1)
 
     async def delete_for_user(self, user_key: str) -> None:

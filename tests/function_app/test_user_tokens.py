@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from tests.function_app.conftest import Caller, new_user, user_key
-from token_service.runtime import build_runtime, reset_runtime
+from token_service.runtime import build_runtime, get_runtime, reset_runtime
 from token_service.settings import Settings
 
 
@@ -41,8 +41,6 @@ async def test_fifty_concurrent_first_calls_make_one_identity(caller: Caller) ->
     assert len(ids) == 1
     created = {identity["id"] for identity in caller.local_azure.identities()} - before
     assert created == ids
-    from token_service.runtime import get_runtime
-
     mapping = await get_runtime().registry.get_mapping(user_key(user))
     assert mapping is not None and mapping.acs_id == ids.pop()
 
@@ -193,3 +191,29 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
     assert created == {result.communication_user_id}
     record = await runtime.registry.get_identity(result.communication_user_id)
     assert record is not None and record.state == "active"
+
+
+async def test_teams_exchange_and_delete_have_their_own_per_user_limits(
+    caller: Caller, app_environment: dict[str, str]
+) -> None:
+    from tests.function_app.conftest import TEAMS_APP_ID
+
+    limits = {"TEAMS_TOKEN_RATE_PER_MINUTE": "2", "DELETE_RATE_PER_MINUTE": "1", "TEAMS_APP_ID": TEAMS_APP_ID}
+    await reset_runtime(build_runtime(Settings.from_env({**app_environment, **limits})))
+    user = new_user()
+    token = caller.user_token(user)
+    audience = caller.local_azure.settings.teams_audience
+    entra = caller.local_azure.mint_user_token(user, oid=user, aud=audience, appid=TEAMS_APP_ID)
+    headers = {"X-Teams-Token": entra}
+    exchanges = [
+        await caller.call("exchange_teams_token", "POST", "token/teams", token=token, headers=headers) for _ in range(3)
+    ]
+    assert [reply.status for reply in exchanges] == [200, 200, 429]
+    assert exchanges[2].json["code"] == "rate_limited" and int(exchanges[2].headers["Retry-After"]) >= 1
+    assert (await caller.call("issue_user_token", "POST", "token", token=token)).status == 201
+    assert (await caller.call("delete_me", "DELETE", "me", token=token)).status == 204
+    assert (await caller.call("issue_user_token", "POST", "token", token=token)).status == 201
+    limited = await caller.call("delete_me", "DELETE", "me", token=token)
+    assert (limited.status, limited.json["code"]) == (429, "rate_limited"), "deleting oneself never resets a limit"
+    mapping = await get_runtime().registry.get_mapping(user_key(user))
+    assert mapping is not None and mapping.state == "active", "a refused delete changes nothing"
