@@ -103,7 +103,7 @@ class IdentityService:
             except Conflict:
                 # Someone changed the mapping under us: read again, after a short random pause so that
                 # many concurrent calls of one user do not collide round after round.
-                await asyncio.sleep(random.uniform(0, POLL_INTERVAL_SECONDS))  # noqa: S311 (not security)
+                await asyncio.sleep(random.uniform(0, POLL_INTERVAL_SECONDS))
         raise RegistryUnavailable("this user's identity kept changing; try again", retry_after=1)
 
     async def delete_for_user(self, user_key: str) -> None:
