@@ -113,6 +113,7 @@ class IdentityService:
             if mapping is None or mapping.acs_id is None or mapping.state not in live:
                 raise IdentityNotFound("you have no identity")
             counted = self._limits.count(mapping, "delete", self._clock())
+            await self._registry.note_pending_deletion(mapping.acs_id, "user-request")
             try:
                 marked = await self._registry.mark_mapping_deleting(mapping, counted)
             except Conflict:
@@ -140,6 +141,8 @@ class IdentityService:
         return UserToken(mapping.acs_id, token, created=False)
 
     async def _retire(self, mapping: UserMapping, reason: str) -> None:
+        assert mapping.acs_id is not None
+        await self._registry.note_pending_deletion(mapping.acs_id, reason)
         marked = await self._registry.mark_mapping_deleting(mapping)
         await self._finish_user_deletion(marked, reason)
 
@@ -273,6 +276,7 @@ class IdentityService:
                     if record.owner:  # the owner's mapping first: from here no token is issued for it
                         mapping = await self._registry.read_mapping(record.owner)
                         if mapping is not None and mapping.acs_id == acs_id and mapping.state == MappingState.ACTIVE:
+                            await self._registry.note_pending_deletion(acs_id, reason)
                             await self._registry.mark_mapping_deleting(mapping)
                     record = await self._registry.mark_deleting(record, reason, self._clock())
                 except Conflict:

@@ -222,3 +222,36 @@ async def test_kill_during_create_leaves_a_visible_claim_and_a_bounded_window(
     cluster.restart(0)
     async with aiohttp.ClientSession() as session:  # the restarted instance serves again
         assert (await cluster.call(session, 0, "GET", "/api/health", token)).status == 200
+
+
+async def test_kill_during_delete_is_finished_by_the_next_call_on_another_instance(
+    cluster: Cluster, faults: LocalAzureProcess
+) -> None:
+    """kill -9 of the instance while ACS is revoking for DELETE /api/me: the mapping says `deleting` and
+    names X; the user's next token call on another instance deletes X, then creates Y. Never both live."""
+    user, token = cluster.user()
+    before = cluster.live_ids()
+    async with aiohttp.ClientSession() as session:
+        x = (await cluster.call(session, 2, "POST", "/api/token", token)).json["communicationUserId"]
+        faults.set_faults(latency_ms=1500)
+        request = asyncio.ensure_future(cluster.call(session, 2, "DELETE", "/api/me", token))
+        for _ in range(100):
+            mapping = cluster.mapping_of(user)
+            if mapping is not None and mapping["state"] == "deleting":
+                break
+            await asyncio.sleep(0.05)
+        assert mapping is not None and (mapping["state"], mapping["acs_id"]) == ("deleting", x)
+        cluster.kill(2)
+        try:
+            await request
+        except aiohttp.ClientError:
+            pass
+        faults.reset_faults()
+        pending = {row["RowKey"] for row in cluster.rows() if row["PartitionKey"] == "deleting"}
+        assert x in pending, "the deleting index names the interrupted deletion (for the repair pass)"
+        reply = await cluster.call(session, 0, "POST", "/api/token", token)
+    assert reply.status == 201, reply.json
+    y = reply.json["communicationUserId"]
+    assert y != x and x not in cluster.live_ids()
+    assert cluster.live_ids() - before == {y}
+    cluster.restart(2)

@@ -85,9 +85,13 @@ class Registry:
             await self.drop_activity(record.activity_day, record.acs_id)
         return updated
 
+    async def note_pending_deletion(self, acs_id: str, reason: str) -> None:
+        """A deletion is about to begin: the deleting index names it, so a crash before it ends is found."""
+        await self._table.replace({"PartitionKey": DELETING_PARTITION, "RowKey": acs_id, "reason": reason}, None)
+
     async def mark_deleting(self, record: IdentityRecord, reason: str, now: datetime) -> IdentityRecord:
         """Claim the identity for deletion (etag-conditional), and note it in the deleting index first."""
-        await self._table.replace({"PartitionKey": DELETING_PARTITION, "RowKey": record.acs_id, "reason": reason}, None)
+        await self.note_pending_deletion(record.acs_id, reason)
         updated = replace(record, state=IdentityState.DELETING, deleted_reason=reason, deleted_at=now)
         etag = await self._table.replace(identity_to_entity(updated), record.etag)
         return replace(updated, etag=etag)
