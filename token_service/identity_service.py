@@ -81,7 +81,7 @@ class IdentityService:
         """Get-or-create the user's identity and issue a token for it."""
         # Real time, not the injectable clock: this bounds how long a request waits.
         deadline = time.monotonic() + WAIT_FOR_CREATOR.total_seconds()
-        while time.monotonic() < deadline:
+        while True:
             mapping = await self._registry.read_mapping(user_key)
             now = self._clock()
             try:
@@ -103,8 +103,9 @@ class IdentityService:
             except Conflict:
                 # Someone changed the mapping under us: read again, after a short random pause so that
                 # many concurrent calls of one user do not collide round after round.
+                if time.monotonic() >= deadline:
+                    raise RegistryUnavailable("this user's identity kept changing; try again", retry_after=1) from None
                 await asyncio.sleep(random.uniform(0, POLL_INTERVAL_SECONDS))
-        raise RegistryUnavailable("this user's identity kept changing; try again", retry_after=1)
 
     async def delete_for_user(self, user_key: str) -> None:
         for _ in range(MAX_ATTEMPTS):
