@@ -4,7 +4,10 @@ Many instances share one registry, so the user's MAPPING row is the one truth of
 (acs id, state creating/active/deleting/idle, creation lease, last activity, per-user rate windows).
 Nothing in memory decides: every token request costs one GET of the mapping and ONE etag-conditional
 MERGE of it (If-Match the etag just read) that counts the request in the user's window (429 when full,
-no ACS call) and, every ACTIVITY_RESOLUTION, records activity; only then is ACS called. Invariants:
+no ACS call) and, every ACTIVITY_RESOLUTION, records activity; only then is ACS called. That is one
+round trip more than reading the mapping alone, and the least any design can do: a read alone cannot
+exclude a concurrent deletion on another instance, and a limit shared by instances needs a write.
+(The identity row is no longer read per request; it is written only when activity is due.) Invariants:
 
 - at most one live ACS identity per user: the first caller claims the mapping (`creating`, under a
   lease) and creates; others wait (503 with the lease's real remaining time as Retry-After when it
