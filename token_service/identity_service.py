@@ -27,6 +27,7 @@ exclude a concurrent deletion on another instance, and a limit shared by instanc
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import random
@@ -211,10 +212,8 @@ class IdentityService:
 
     def _log_created(self, acs_id: str, user_key: str | None) -> None:
         """The moment ACS answered a create: an operator can reconcile any identity against this line."""
-        log.info(
-            "identity_created",
-            extra={"event": "identity_created", "acs_id": acs_id, "user": hash_user(user_key)},
-        )
+        line = {"event": "identity_created", "acs_id": acs_id, "user": hash_user(user_key)}
+        log.info(json.dumps(line, separators=(",", ":")), extra=line)
 
     # -- administration ------------------------------------------------------------------------
 

@@ -9,7 +9,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 
 import aiohttp
 import pytest
@@ -255,3 +258,46 @@ async def test_kill_during_delete_is_finished_by_the_next_call_on_another_instan
     assert y != x and x not in cluster.live_ids()
     assert cluster.live_ids() - before == {y}
     cluster.restart(2)
+
+
+async def test_kill_between_acs_create_and_the_identity_row_is_the_one_window_and_is_logged(
+    cluster: Cluster,
+) -> None:
+    """A fourth instance whose storage goes through a proxy that holds the identity row's insert (ACS has
+    answered the create): kill -9 it there. The identity is live in ACS and no row names it: the one
+    window no design closes without an idempotent create. Its `identity_created` log line names it."""
+    from tests.devhost.real_app import start_real_app
+    from tests.multi_instance.holding_proxy import HoldingProxy
+
+    proxy = HoldingProxy(cluster.azurite.table_port, b'"owner"')
+    table_endpoint = f":{cluster.azurite.table_port}/"
+    proxied = cluster.azurite.connection_string.replace(table_endpoint, f":{proxy.port}/")
+    assert proxied != cluster.azurite.connection_string
+    folder = cluster.tmp / "proxied"
+    folder.mkdir()
+    env = {**cluster.env, "AzureWebJobsStorage": proxied}
+    host = start_real_app(folder, cluster.artifacts, cluster.local_azure, cluster.azurite, "multi-proxied", env)
+    user, token = cluster.user()
+    before = cluster.live_ids()
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = host.base_url + "/api/token"
+            request = asyncio.ensure_future(session.post(url, headers={"authorization": f"Bearer {token}"}))
+            assert await asyncio.to_thread(proxy.held.wait, 30), "the identity row's insert was never sent"
+            os.killpg(host.host.process.pid, signal.SIGKILL)  # kill -9 of the instance's process group
+            host.host.process.wait(15)
+            with contextlib.suppress(aiohttp.ClientError):
+                await request
+    finally:
+        host.host.stop()
+        proxy.close()
+    created = cluster.live_ids() - before
+    rows = {row["PartitionKey"] for row in cluster.rows()}
+    unrecorded = created - rows
+    print(json.dumps({"kill_after_acs_create": {"acs_created": len(created), "unrecorded": len(unrecorded)}}))
+    assert len(created) == 1 and unrecorded == created, "the stated window: one identity, no row"
+    (orphan,) = unrecorded
+    log = host.log_file.read_text(errors="replace")
+    assert "identity_created" in log and orphan in log, "the operator can reconcile it from the log"
+    mapping = cluster.mapping_of(user)
+    assert mapping is not None and mapping["state"] == "creating", "the mapping never pointed at it"
