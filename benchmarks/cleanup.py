@@ -468,13 +468,17 @@ def run_phase(
                 ["stale taken / done", f"{summary['stale']} / {processed}"],
                 ["run time (s)", run_seconds],
                 ["stopped early", summary["stopped_early"] or "no"],
-                ["revokes/s, deletes/s (local_azure 204s)", f"{figures['revokes_per_second']:.1f}, "
-                 f"{figures['deletes_per_second']:.1f}"],
+                [
+                    "revokes/s, deletes/s (local_azure 204s)",
+                    f"{figures['revokes_per_second']:.1f}, {figures['deletes_per_second']:.1f}",
+                ],
                 ["ACS calls/s as fraction of R", f"{figures['fraction_of_r']:.3f}"],
                 ["registry rows read per stale identity", f"{figures['rows_per_stale']:.3f}"],
                 ["peak RSS of the cleanup process (MB)", figures["peak_rss_mb"]],
-                ["CPU cores busy: Azurite / cleanup / local_azure",
-                 " / ".join(f"{v:.2f}" for v in figures["cpu_cores"].values())],
+                [
+                    "CPU cores busy: Azurite / cleanup / local_azure",
+                    " / ".join(f"{v:.2f}" for v in figures["cpu_cores"].values()),
+                ],
                 ["429s", figures["throttled_429"]],
             ],
         ),

@@ -7,9 +7,12 @@ Both paths end in the same local_azure, in the same run:
   service, ACS gateway) over loopback HTTP -> local_azure;
 - direct:   `azure.communication.identity.aio.CommunicationIdentityClient.get_token`, authenticated like
   the app (managed identity through DefaultAzureCredential and local_azure's MI endpoint).
+- floor:    the floor of any correct multi-instance design: the same direct `get_token`, preceded by
+  exactly the storage round trips the app makes per request (GET of the user's row, then one
+  etag-conditional MERGE of it), issued by a plain `azure-data-tables` aio client to the same Azurite.
 Every request is for one of `--users` distinct users (each with its own minted bearer), whose identities
 are created first, so the steady state is measured: an issue for a known user. Rounds of the two modes
-alternate (F D D F F D ...) so drift on a noisy machine hits both alike. Closed loop: `c` workers, each
+rotate (F D L, D L F, L F D, ...) so drift on a noisy machine hits both alike. Closed loop: `c` workers, each
 sends its next request when the previous one answered.
 
 Memory (benchmark 3): VmHWM (peak RSS) of the devhost process, read from /proc/<pid>/status after the
@@ -172,6 +175,39 @@ class DirectPath:
         await self._session.close()
 
 
+class FloorPath:
+    """The direct SDK call plus the app's per-request storage round trips, from a plain client."""
+
+    TABLE = "benchfloor"
+
+    def __init__(self, direct: DirectPath, connection_string: str) -> None:
+        from azure.data.tables.aio import TableServiceClient
+
+        self._direct = direct
+        self._service = TableServiceClient.from_connection_string(connection_string)
+        self._table = self._service.get_table_client(self.TABLE)
+
+    async def prepare(self, users: list[User]) -> None:
+        await self._service.create_table_if_not_exists(self.TABLE)
+        for user in users:
+            await self._table.upsert_entity({"PartitionKey": user.key, "RowKey": user.key, "count": 0})
+
+    async def send(self, user: User) -> bool:
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        entity = await self._table.get_entity(user.key, user.key)
+        patch = {"PartitionKey": user.key, "RowKey": user.key, "count": int(entity["count"]) + 1}
+        await self._table.update_entity(
+            patch, mode=UpdateMode.MERGE, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
+        )
+        return await self._direct.send(user)
+
+    async def close(self) -> None:
+        await self._table.close()
+        await self._service.close()
+
+
 async def prepare_users(stack: Services, function: FunctionPath, count: int) -> list[User]:
     """Mint a bearer per user and create each user's identity through the app (201), concurrently."""
     loop = asyncio.get_running_loop()
@@ -195,6 +231,7 @@ async def measure(stack: Services, args: argparse.Namespace) -> dict[str, Any]:
     settings = stack.local_azure.settings
     function = FunctionPath(stack.base_url)
     direct = DirectPath(settings.acs_endpoint, settings.ca_cert_file)
+    floor = FloorPath(direct, stack.azurite.connection_string)
     assert stack.host is not None
     host_pid = stack.host.process.pid
     pids = {
@@ -206,7 +243,8 @@ async def measure(stack: Services, args: argparse.Namespace) -> dict[str, Any]:
     try:
         users = await prepare_users(stack, function, args.users)
         print(f"created {len(users)} identities through POST /api/token (201); measuring steady state", flush=True)
-        paths: dict[str, Send] = {"function": function.send, "direct": direct.send}
+        await floor.prepare(users)
+        paths: dict[str, Send] = {"function": function.send, "direct": direct.send, "floor": floor.send}
         rounds: list[Round] = []
         memory_before_128: dict[str, int] = {}
         for concurrency in args.concurrency:
@@ -214,7 +252,9 @@ async def measure(stack: Services, args: argparse.Namespace) -> dict[str, Any]:
                 memory_before_128 = proc_status(host_pid)
             for mode in args.modes:  # warm-up, not recorded: pools grow to this concurrency
                 await closed_loop(mode, paths[mode], users, concurrency, args.warmup_seconds)
-            order = itertools.cycle([("function", "direct"), ("direct", "function")])
+            order = itertools.cycle(
+                [("function", "direct", "floor"), ("direct", "floor", "function"), ("floor", "function", "direct")]
+            )
             for _, pair in zip(range(args.rounds), order, strict=False):
                 for mode in (m for m in pair if m in args.modes):
                     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -230,6 +270,7 @@ async def measure(stack: Services, args: argparse.Namespace) -> dict[str, Any]:
         memory_after = proc_status(host_pid)
     finally:
         await function.close()
+        await floor.close()
         await direct.close()
     return {"rounds": rounds, "memory_before_128": memory_before_128, "memory_after": memory_after}
 
@@ -239,7 +280,7 @@ def summarise(rounds: list[Round], concurrency_levels: list[int]) -> list[dict[s
     for concurrency in concurrency_levels:
         by_mode = {
             mode: [r for r in rounds if r.concurrency == concurrency and r.mode == mode]
-            for mode in ("function", "direct")
+            for mode in ("function", "direct", "floor")
         }
         stats: dict[str, dict[str, Any]] = {}
         for mode, mode_rounds in by_mode.items():
@@ -257,15 +298,17 @@ def summarise(rounds: list[Round], concurrency_levels: list[int]) -> list[dict[s
                 },
             }
         # Ratio per adjacent pair (function round i vs direct round i), then the median of those.
-        pair_ratios = [
-            f.rps / d.rps for f, d in zip(by_mode["function"], by_mode["direct"], strict=True) if d.rps
-        ]
+        pair_ratios = [f.rps / d.rps for f, d in zip(by_mode["function"], by_mode["direct"], strict=True) if d.rps]
+        floor_ratios = [f.rps / d.rps for f, d in zip(by_mode["function"], by_mode["floor"], strict=False) if d.rps]
         rows.append(
             {
                 "concurrency": concurrency,
                 "function": stats["function"],
                 "direct": stats["direct"],
+                "floor": stats["floor"],
                 "ratio_rps_median_of_pairs": median(pair_ratios),
+                "ratio_to_floor_median_of_pairs": median(floor_ratios) if floor_ratios else None,
+                "floor_pair_ratios": [round(x, 3) for x in floor_ratios],
                 "ratio_rps_of_medians": stats["function"]["rps_median"] / stats["direct"]["rps_median"],
                 "pair_ratios": [round(x, 3) for x in pair_ratios],
                 "p50_overhead_ms": stats["function"]["p50_ms"] - stats["direct"]["p50_ms"],
@@ -317,13 +360,18 @@ CPU_HEADERS = [
 def report(rows: list[dict[str, Any]], memory: dict[str, Any]) -> str:
     lines = [
         table(
-            ["c", "fn req/s", "direct req/s", "ratio", "fn p50", "dir p50", "fn p99", "dir p99", "p99 +ms", "errors"],
+            [
+                *("c", "fn req/s", "direct req/s", "floor req/s", "ratio", "fn/floor", "fn p50", "dir p50"),
+                *("fn p99", "dir p99", "p99 +ms", "errors"),
+            ],
             [
                 [
                     r["concurrency"],
                     r["function"]["rps_median"],
                     r["direct"]["rps_median"],
+                    r["floor"]["rps_median"],
                     f"{r['ratio_rps_median_of_pairs']:.3f}",
+                    f"{r['ratio_to_floor_median_of_pairs'] or 0:.3f}",
                     r["function"]["p50_ms"],
                     r["direct"]["p50_ms"],
                     r["function"]["p99_ms"],
@@ -375,7 +423,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--round-seconds", type=float, default=3.0)
     parser.add_argument("--warmup-seconds", type=float, default=1.0)
     parser.add_argument(
-        "--modes", nargs="+", choices=["function", "direct"], default=["function", "direct"], help="for profiling"
+        "--modes",
+        nargs="+",
+        choices=["function", "direct", "floor"],
+        default=["function", "direct", "floor"],
+        help="for profiling",
     )
     parser.add_argument("--users", type=int, default=256, help="distinct users (each its own bearer and identity)")
     return parser.parse_args(argv)
@@ -422,8 +474,11 @@ def main(argv: list[str] | None = None) -> int:
                 "rounds_per_mode": args.rounds,
                 "round_seconds": args.round_seconds,
                 "warmup_seconds": args.warmup_seconds,
-                "order": "alternating per pair: F D, D F, F D, ...",
+                "floor_path": "GET + etag-conditional MERGE of one Table entity per request (azure-data-tables aio, "
+                "same Azurite), then the direct get_token: the storage the app adds per request, from a plain client",
+                "order": "rotating per triple: F D L, D L F, L F D, ...",
                 "ratio": "median over adjacent (function, direct) round pairs of rps_f / rps_d",
+                "ratio_to_floor": "median over adjacent (function, floor) round pairs of rps_f / rps_floor",
                 "local_azure_args": LOCAL_AZURE_ARGS,
             },
             "aims": {"ratio": AIM_RATIO, "p99_overhead_ms": AIM_P99_OVERHEAD_MS, "peak_rss_mb": AIM_RSS_MB},

@@ -53,8 +53,14 @@ param allowedScopes string = 'chat,voip'
 @description('DEFAULT_TOKEN_MINUTES: token lifetime when not asked for (60-1440).')
 param defaultTokenMinutes string = '60'
 
-@description('TOKEN_RATE_PER_MINUTE: POST /api/token calls per user per minute, per instance.')
+@description('TOKEN_RATE_PER_MINUTE: POST /api/token calls per user per minute, across all instances.')
 param tokenRatePerMinute string = '30'
+
+@description('TEAMS_TOKEN_RATE_PER_MINUTE: POST /api/token/teams calls per user per minute, across all instances.')
+param teamsTokenRatePerMinute string = '30'
+
+@description('DELETE_RATE_PER_MINUTE: DELETE /api/me calls per user per minute, across all instances.')
+param deleteRatePerMinute string = '5'
 
 @description('STALE_IDENTITY_DAYS: an identity with no token issued for this long is stale.')
 param staleIdentityDays string = '30'
@@ -265,6 +271,8 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         { name: 'ALLOWED_SCOPES', value: allowedScopes }
         { name: 'DEFAULT_TOKEN_MINUTES', value: defaultTokenMinutes }
         { name: 'TOKEN_RATE_PER_MINUTE', value: tokenRatePerMinute }
+        { name: 'TEAMS_TOKEN_RATE_PER_MINUTE', value: teamsTokenRatePerMinute }
+        { name: 'DELETE_RATE_PER_MINUTE', value: deleteRatePerMinute }
         { name: 'STALE_IDENTITY_DAYS', value: staleIdentityDays }
         { name: 'CLEANUP_SCHEDULE', value: cleanupSchedule }
         { name: 'CLEANUP_REPAIR_SCHEDULE', value: cleanupRepairSchedule }

@@ -2,7 +2,8 @@
 
 It turns SDK results into plain values and SDK/transport failures into domain errors, so the rest of
 the app never sees azure-core exceptions. Retries are azure-core's own policy, with one change:
-a Retry-After longer than the caller can wait is passed back (as 429) instead of slept through.
+a Retry-After longer than the caller can wait is passed back (as 429) instead of slept through; and
+the create is never retried at all.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ class AcsGateway:
     ) -> tuple[str, IssuedToken | None]:
         """Create an identity, with a token when scopes are given (one ACS call either way).
 
-        A lost response is not retried (`retry_read=0`): ACS creates are not idempotent, and a retry
-        after a lost response would make a second identity nobody records.
+        Sent exactly once (`retry_total=0`: no transport retry, not on 5xx, Retry-After or a lost
+        response): ACS creates are not idempotent, and every resend may mint an identity nobody records.
         """
         if scopes:
             user, token = await self._call(
@@ -118,11 +119,11 @@ class AcsGateway:
                 self._client.create_user_and_token(
                     list(scopes),
                     token_expires_in=_minutes(minutes),
-                    retry_read=0,
+                    retry_total=0,
                 ),
             )
             return user.properties["id"], IssuedToken(token.token, _as_text(token.expires_on))
-        user = await self._call("create", self._client.create_user(retry_read=0))
+        user = await self._call("create", self._client.create_user(retry_total=0))
         return user.properties["id"], None
 
     async def issue_token(self, user_id: str, scopes: Sequence[str], minutes: int | None) -> IssuedToken:

@@ -28,7 +28,7 @@ from token_service.acs_gateway import AcsGateway
 from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottled
 from token_service.pacing import Pacer
-from token_service.registry import ActivityEntry, IdentityState, Registry
+from token_service.registry import ActivityEntry, IdentityRecord, IdentityState, MappingState, Registry
 from token_service.registry.claims import CleanupClaim
 from token_service.registry.lease import LEASE_SECONDS, CleanupLease, run_owner
 
@@ -310,7 +310,7 @@ class StaleIdentityCleanup:
     async def _resume(self, acs_id: str, reason: str, summary: CleanupSummary) -> None:
         """Finish a deletion a previous run (or a request) started."""
         record = await self._registry.get_identity(acs_id)
-        if record is None or record.state == IdentityState.ACTIVE:
+        if record is None or (record.state == IdentityState.ACTIVE and not await self._owner_began(record)):
             # Claim never landed on the row (killed between the two writes): nothing was done in ACS.
             summary.resumed += 1
             await self._registry.drop_pending_marker(acs_id)
@@ -321,6 +321,14 @@ class StaleIdentityCleanup:
         await self._revoke_delete_tombstone(
             acs_id, record.owner, record.mapping_etag, record.activity_day, reason or STALE_REASON, summary
         )
+
+    async def _owner_began(self, record: IdentityRecord) -> bool:
+        """A user's deletion marks the mapping `deleting` before the identity row: a crash between the two
+        leaves an active row whose owner's mapping already refuses tokens, and the deletion must go on."""
+        if not record.owner:
+            return False
+        mapping = await self._registry.read_mapping(record.owner)
+        return mapping is not None and mapping.acs_id == record.acs_id and mapping.state == MappingState.DELETING
 
     def _new_claim(self) -> CleanupClaim:
         return CleanupClaim(self.owner, self._clock() + timedelta(seconds=self._policy.claim_seconds))

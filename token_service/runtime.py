@@ -18,7 +18,6 @@ from token_service.credential_gate import FailFastCredential
 from token_service.credentials import acs_credential, storage_credential
 from token_service.identity_service import IdentityService
 from token_service.observability import record_acs_call
-from token_service.rate_limit import SlidingWindowLimiter
 from token_service.registry import Registry
 from token_service.settings import Settings
 
@@ -32,7 +31,6 @@ class Runtime:
     registry: Registry
     identities: IdentityService
     auth: CallerAuthenticator
-    token_limiter: SlidingWindowLimiter
     clock: Clock
 
     def cleanup(self, kind: str = "timer", **overrides: Any) -> StaleIdentityCleanup:
@@ -81,7 +79,6 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
         registry=registry,
         identities=IdentityService(registry, acs, settings, clock),
         auth=CallerAuthenticator(settings.auth_issuers, settings.auth_audiences, settings.platform_auth_enabled),
-        token_limiter=SlidingWindowLimiter(settings.token_rate_per_minute),
         clock=clock,
     )
 

@@ -43,6 +43,8 @@ class Settings:
     allowed_scopes: frozenset[str]
     default_token_minutes: int
     token_rate_per_minute: int
+    teams_token_rate_per_minute: int
+    delete_rate_per_minute: int
     stale_identity_days: int
     cleanup_schedule: str
     cleanup_repair_schedule: str
@@ -71,6 +73,8 @@ class Settings:
             allowed_scopes=reader.scopes("ALLOWED_SCOPES", "chat,voip"),
             default_token_minutes=default_minutes,
             token_rate_per_minute=reader.integer("TOKEN_RATE_PER_MINUTE", 30, 1, 100_000),
+            teams_token_rate_per_minute=reader.integer("TEAMS_TOKEN_RATE_PER_MINUTE", 30, 1, 100_000),
+            delete_rate_per_minute=reader.integer("DELETE_RATE_PER_MINUTE", 5, 1, 100_000),
             stale_identity_days=reader.integer("STALE_IDENTITY_DAYS", 30, 1, 3650),
             # Required, no default: the host resolves the timer's %CLEANUP_SCHEDULE% from app settings and
             # starts without the timer when it is missing, whatever a default here would say.

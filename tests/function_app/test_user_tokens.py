@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
 
 from tests.function_app.conftest import Caller, new_user, user_key
-from token_service.runtime import build_runtime, reset_runtime
+from token_service.runtime import build_runtime, get_runtime, reset_runtime
 from token_service.settings import Settings
 
 
@@ -40,8 +41,6 @@ async def test_fifty_concurrent_first_calls_make_one_identity(caller: Caller) ->
     assert len(ids) == 1
     created = {identity["id"] for identity in caller.local_azure.identities()} - before
     assert created == ids
-    from token_service.runtime import get_runtime
-
     mapping = await get_runtime().registry.get_mapping(user_key(user))
     assert mapping is not None and mapping.acs_id == ids.pop()
 
@@ -164,8 +163,8 @@ async def test_expiry_matches_request(caller: Caller) -> None:
 async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identity(
     caller: Caller, app_environment: dict[str, str]
 ) -> None:
-    """A waiter reads the completed mapping before the creator writes the identity row, and writes it
-    itself. The creator must take that row as its own, not undo the identity (seen under load in CI)."""
+    """A waiter reads the completed mapping the moment it is written. The identity row exists before
+    the mapping points at it (issue 10), so the waiter issues for the same identity and nothing is undone."""
     from token_service.http.inputs import checked_token_request
     from token_service.registry import Registry, UserMapping
 
@@ -176,9 +175,10 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
     waiter_result = []
 
     class RacingRegistry(Registry):
-        async def complete_mapping(self, claim: UserMapping, acs_id: str) -> UserMapping:
-            mapping = await super().complete_mapping(claim, acs_id)
-            waiter_result.append(await runtime.identities._issue_for_mapping(user, mapping, request))
+        async def complete_mapping(self, claim: UserMapping, acs_id: str, now: Any = None) -> UserMapping:
+            mapping = await super().complete_mapping(claim, acs_id, now)
+            assert await self.get_identity(acs_id) is not None, "identity row written before the mapping"
+            waiter_result.append(await runtime.identities.token_for_user(user, request))
             return mapping
 
     racing = RacingRegistry(runtime.registry._table)
@@ -191,3 +191,29 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
     assert created == {result.communication_user_id}
     record = await runtime.registry.get_identity(result.communication_user_id)
     assert record is not None and record.state == "active"
+
+
+async def test_teams_exchange_and_delete_have_their_own_per_user_limits(
+    caller: Caller, app_environment: dict[str, str]
+) -> None:
+    from tests.function_app.conftest import TEAMS_APP_ID
+
+    limits = {"TEAMS_TOKEN_RATE_PER_MINUTE": "2", "DELETE_RATE_PER_MINUTE": "1", "TEAMS_APP_ID": TEAMS_APP_ID}
+    await reset_runtime(build_runtime(Settings.from_env({**app_environment, **limits})))
+    user = new_user()
+    token = caller.user_token(user)
+    audience = caller.local_azure.settings.teams_audience
+    entra = caller.local_azure.mint_user_token(user, oid=user, aud=audience, appid=TEAMS_APP_ID)
+    headers = {"X-Teams-Token": entra}
+    exchanges = [
+        await caller.call("exchange_teams_token", "POST", "token/teams", token=token, headers=headers) for _ in range(3)
+    ]
+    assert [reply.status for reply in exchanges] == [200, 200, 429]
+    assert exchanges[2].json["code"] == "rate_limited" and int(exchanges[2].headers["Retry-After"]) >= 1
+    assert (await caller.call("issue_user_token", "POST", "token", token=token)).status == 201
+    assert (await caller.call("delete_me", "DELETE", "me", token=token)).status == 204
+    assert (await caller.call("issue_user_token", "POST", "token", token=token)).status == 201
+    limited = await caller.call("delete_me", "DELETE", "me", token=token)
+    assert (limited.status, limited.json["code"]) == (429, "rate_limited"), "deleting oneself never resets a limit"
+    mapping = await get_runtime().registry.get_mapping(user_key(user))
+    assert mapping is not None and mapping.state == "active", "a refused delete changes nothing"

@@ -6,7 +6,9 @@ import pytest
 
 from token_service.settings import Settings, SettingsError
 
-STORAGE = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+STORAGE = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+)
 REQUIRED = {
     "COMMUNICATION_SERVICES_ENDPOINT": "https://example.communication.azure.com/",
     "AzureWebJobsStorage": STORAGE,
@@ -48,6 +50,7 @@ def test_given_values_are_used() -> None:
         **REQUIRED, "AZURE_CLIENT_ID": "client-1", "REGISTRY_TABLE": "other", "AUTH_ADMIN_ROLE": "Ops",
         "TEAMS_APP_ID": "app-1", "ALLOWED_SCOPES": " voip , chat.join ", "DEFAULT_TOKEN_MINUTES": "1440",
         "TOKEN_RATE_PER_MINUTE": "5", "STALE_IDENTITY_DAYS": "7", "CLEANUP_SCHEDULE": "0 */5 * * * *",
+        "TEAMS_TOKEN_RATE_PER_MINUTE": "6", "DELETE_RATE_PER_MINUTE": "2",
         "CLEANUP_DRY_RUN": "TRUE", "CLEANUP_MAX_PER_RUN": "10", "CLEANUP_TIME_BUDGET_SECONDS": "60",
         "CLEANUP_ACS_CALLS_PER_SECOND": "48", "WEBSITE_AUTH_ENABLED": "yes",
     })  # fmt: skip
@@ -57,6 +60,7 @@ def test_given_values_are_used() -> None:
     assert settings.allowed_scopes == frozenset({"voip", "chat.join"})
     assert settings.default_token_minutes == 1440
     assert settings.token_rate_per_minute == 5 and settings.stale_identity_days == 7
+    assert (settings.teams_token_rate_per_minute, settings.delete_rate_per_minute) == (6, 2)
     assert settings.cleanup_schedule == "0 */5 * * * *"
     assert settings.cleanup_dry_run is True and settings.platform_auth_enabled is True
     assert settings.cleanup_max_per_run == 10
@@ -91,6 +95,8 @@ MALFORMED = [
     ("DEFAULT_TOKEN_MINUTES", "sixty"),
     ("DEFAULT_TOKEN_MINUTES", "60.0"),
     ("TOKEN_RATE_PER_MINUTE", "0"),
+    ("TEAMS_TOKEN_RATE_PER_MINUTE", "0"),
+    ("DELETE_RATE_PER_MINUTE", "many"),
     ("STALE_IDENTITY_DAYS", "soon"),
     ("STALE_IDENTITY_DAYS", "3651"),
     ("CLEANUP_SCHEDULE", "0 3 * * *"),  # five fields: NCRONTAB needs six

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from token_service.errors import InvalidRequest, RateLimited, Unauthenticated
+from token_service.errors import InvalidRequest, Unauthenticated
 from token_service.http.callers import caller
 from token_service.http.endpoint import ANONYMOUS, RequestContext, http_function
 from token_service.http.inputs import read_json_object, token_request
@@ -20,11 +20,6 @@ async def issue_user_token(req: func.HttpRequest, context: RequestContext) -> fu
     """Get-or-create the caller's ACS identity and issue a token: 201 when created, 200 when found."""
     runtime, principal = await caller(req, context)
     request = token_request(req, runtime.settings)
-    wait = runtime.token_limiter.acquire(principal.user_key)
-    if wait is not None:
-        raise RateLimited(
-            f"at most {runtime.settings.token_rate_per_minute} token requests per minute", retry_after=wait
-        )
     result = await runtime.identities.token_for_user(principal.user_key, request)
     status = 201 if result.created else 200
     return json_response(token_body(result.communication_user_id, result.token), status, no_store=True)
@@ -40,7 +35,7 @@ async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -
         raise InvalidRequest(f"the Teams user's Entra ID token goes in the {TEAMS_TOKEN_HEADER} header")
     if principal.object_id is None:
         raise Unauthenticated("a Teams exchange needs a token with an oid claim")
-    token = await runtime.identities.exchange_teams_token(entra_token, principal.object_id)
+    token = await runtime.identities.exchange_teams_token(entra_token, principal.object_id, principal.user_key)
     body = {"token": token.token, "expiresOn": token.expires_on}
     return json_response(body, 200, no_store=True)
 

@@ -3,8 +3,11 @@
 Layout (one table):
 - identity row    PK=RK=<ACS id>                          owner, created, last token, scopes, state;
                                                           deleted identities keep it as a tombstone.
-- user mapping    PK=RK="user_<sha256(key)>"              user key -> ACS id (state "creating" while
-                                                          the first call creates it, under a lease).
+- user mapping    PK=RK="user_<sha256(key)>"              user key -> ACS id, the one truth of a user's
+                                                          identity: state "creating" (first call, under a
+                                                          lease), "active", "deleting" or "idle" (no
+                                                          identity); last activity; the per-user rate
+                                                          windows (rate_<route>_start/_count).
 - activity index  PK="activity_<YYYYMMDD>" RK=<ACS id>    one row per live identity, in the partition of
                                                           its last activity day, holding the identity row's
                                                           etag: cleanup reads only old partitions, and a
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -39,6 +42,11 @@ class IdentityState(StrEnum):
 class MappingState(StrEnum):
     CREATING = "creating"  # the first call is creating the user's identity, under a lease
     ACTIVE = "active"
+    DELETING = "deleting"  # a deletion of acs_id has begun: no token is issued for it any more
+    IDLE = "idle"  # no identity (never had one, or it was deleted): the row keeps the rate windows
+
+
+RATE_ROUTES = ("token", "teams", "delete")
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class UserMapping:
     state: MappingState
     lease_until: datetime | None
     etag: str | None = None
+    last_activity: datetime | None = None
+    windows: Mapping[str, tuple[datetime, int]] = field(default_factory=dict)  # route -> (start, count)
 
 
 @dataclass(frozen=True)
@@ -142,16 +152,32 @@ def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
     }
     if mapping.lease_until is not None:
         entity["lease_until"] = mapping.lease_until
+    if mapping.last_activity is not None:
+        entity["last_activity"] = mapping.last_activity
+    for route, (start, count) in mapping.windows.items():
+        entity.update(window_fields(route, start, count))
     return entity
 
 
-def mapping_from_entity(entity: Any, user_key: str) -> UserMapping:
+def window_fields(route: str, start: datetime, count: int) -> dict[str, Any]:
+    return {f"rate_{route}_start": start, f"rate_{route}_count": count}
+
+
+def mapping_from_entity(entity: Any, user_key: str, etag: str | None = None) -> UserMapping:
+    """A mapping from a read entity (its etag in metadata) or from fields just written (etag given)."""
+    windows: dict[str, tuple[datetime, int]] = {}
+    for route in RATE_ROUTES:
+        start = entity.get(f"rate_{route}_start")
+        if start is not None:
+            windows[route] = (start, int(entity.get(f"rate_{route}_count") or 0))
     return UserMapping(
         user_key=entity.get("user_key", user_key),
         acs_id=entity.get("acs_id") or None,
         state=MappingState(entity.get("state", MappingState.ACTIVE)),
-        lease_until=entity.get("lease_until"),
-        etag=entity.metadata["etag"],
+        lease_until=entity.get("lease_until") or None,
+        etag=etag if etag is not None else entity.metadata["etag"],
+        last_activity=entity.get("last_activity") or None,
+        windows=windows,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 
@@ -86,9 +87,13 @@ class Registry:
             await self.drop_activity(record.activity_day, record.acs_id)
         return updated
 
+    async def note_pending_deletion(self, acs_id: str, reason: str) -> None:
+        """A deletion is about to begin: the deleting index names it, so a crash before it ends is found."""
+        await self._table.replace({"PartitionKey": DELETING_PARTITION, "RowKey": acs_id, "reason": reason}, None)
+
     async def mark_deleting(self, record: IdentityRecord, reason: str, now: datetime) -> IdentityRecord:
         """Claim the identity for deletion (etag-conditional), and note it in the deleting index first."""
-        await self._table.replace({"PartitionKey": DELETING_PARTITION, "RowKey": record.acs_id, "reason": reason}, None)
+        await self.note_pending_deletion(record.acs_id, reason)
         updated = replace(record, state=IdentityState.DELETING, deleted_reason=reason, deleted_at=now)
         etag = await self._table.replace(identity_to_entity(updated), record.etag)
         return replace(updated, etag=etag)
@@ -153,16 +158,37 @@ class Registry:
     async def claim_for_cleanup(
         self, entry: ActivityEntry, reason: str, now: datetime, claim: CleanupClaim | None = None
     ) -> bool:
-        """Mark a stale identity deleting, only if its row is exactly as the index saw it.
+        """Mark a stale identity deleting, only if nothing happened since the index saw it.
 
-        No deleting-index row is needed: the activity-index row stays until the tombstone, so a run killed
-        after this claim finds the identity again and finishes it. Returns False when the row changed
-        since (a token was issued, or it is already being deleted).
+        An owned identity is claimed on its owner's mapping first (etag-conditional, `deleting`): every
+        token issue makes a conditional write of that row, so the claim and an issue can never both
+        succeed, and a mapping whose activity is newer than the index's means the identity is in use.
+        Then the identity row, by the etag the index carries. No deleting-index row is needed: the
+        activity-index row stays until the tombstone, so a run killed after this claim finds the identity
+        again and finishes it. Returns False when it changed since (a token was issued, or it is already
+        being deleted by someone else).
         """
+        claimed: UserMapping | None = None
+        if entry.owner:
+            mapping = await self.read_mapping(entry.owner)
+            if mapping is not None and mapping.acs_id == entry.acs_id and mapping.state == MappingState.ACTIVE:
+                if mapping.last_activity is not None and mapping.last_activity > entry.last_activity:
+                    return False
+                try:
+                    claimed = await self.update_mapping(entry.owner, mapping, {"state": MappingState.DELETING.value})
+                except Conflict:
+                    return False
         patch = _state_patch(entry.acs_id, IdentityState.DELETING, reason, now)
         if claim is not None:
             patch.update(claim.fields())
-        return await self._table.merge(patch, etag=entry.identity_etag)
+        if await self._table.merge(patch, etag=entry.identity_etag):
+            return True
+        if claimed is not None:  # the identity row changed after all: give the user their identity back
+            try:
+                await self.update_mapping(entry.owner or "", claimed, {"state": MappingState.ACTIVE.value})
+            except Conflict:
+                pass
+        return False
 
     # -- cleanup claims and lease (registry/claims.py, registry/lease.py) -----------------------
 
@@ -189,45 +215,72 @@ class Registry:
 
     # -- user mappings -------------------------------------------------------------------------
 
-    async def get_mapping(self, user_key: str) -> UserMapping | None:
+    async def read_mapping(self, user_key: str) -> UserMapping | None:
+        """The user's mapping row in any state (idle rows included: they hold the rate windows)."""
         key = user_partition(user_key)
         entity = await self._table.get(key, key)
         return mapping_from_entity(entity, user_key) if entity is not None else None
 
-    async def claim_mapping(self, user_key: str, lease_until: datetime, previous: UserMapping | None) -> UserMapping:
-        """Become the one caller that creates this user's identity (insert, or take over by etag)."""
-        claim = UserMapping(user_key, None, MappingState.CREATING, lease_until)
-        entity = mapping_to_entity(claim)
-        etag = await (self._table.replace(entity, previous.etag) if previous else self._table.create(entity))
-        return replace(claim, etag=etag)
+    async def get_mapping(self, user_key: str) -> UserMapping | None:
+        """The user's mapping if it names (or is creating) an identity; None for no row or an idle one."""
+        mapping = await self.read_mapping(user_key)
+        return None if mapping is None or mapping.state == MappingState.IDLE else mapping
 
-    async def complete_mapping(self, claim: UserMapping, acs_id: str) -> UserMapping:
-        completed = UserMapping(claim.user_key, acs_id, MappingState.ACTIVE, None)
-        etag = await self._table.replace(mapping_to_entity(completed), claim.etag)
-        return replace(completed, etag=etag)
+    async def update_mapping(self, user_key: str, previous: UserMapping | None, fields: dict[str, Any]) -> UserMapping:
+        """THE conditional write of a user's mapping: merge `fields` only if the row is still `previous`
+        (If-Match its etag), or insert it (idle unless `fields` say otherwise) when there was none.
+        Conflict when someone else wrote first."""
+        key = user_partition(user_key)
+        if previous is None:
+            entity: dict[str, Any] = {"PartitionKey": key, "RowKey": key, "user_key": user_key, "acs_id": ""}
+            entity["state"] = MappingState.IDLE.value
+            entity.update(fields)
+            etag = await self._table.create(entity)
+        else:
+            entity = {**mapping_to_entity(previous), **fields}
+            merged = await self._table.merge_etag({"PartitionKey": key, "RowKey": key, **fields}, previous.etag)
+            if merged is None:
+                raise Conflict("mapping changed")
+            etag = merged
+        return mapping_from_entity(entity, user_key, etag)
+
+    async def claim_mapping(
+        self, user_key: str, lease_until: datetime, previous: UserMapping | None, fields: dict[str, Any] | None = None
+    ) -> UserMapping:
+        """Become the one caller that creates this user's identity (insert, or take over by etag)."""
+        claim = {"state": MappingState.CREATING.value, "acs_id": "", "lease_until": lease_until, **(fields or {})}
+        return await self.update_mapping(user_key, previous, claim)
+
+    async def complete_mapping(self, claim: UserMapping, acs_id: str, now: datetime | None = None) -> UserMapping:
+        """Point the mapping at the identity (whose rows exist already), if our claim still holds."""
+        fields: dict[str, Any] = {"state": MappingState.ACTIVE.value, "acs_id": acs_id}
+        if now is not None:
+            fields["last_activity"] = now
+        return await self.update_mapping(claim.user_key, claim, fields)
+
+    async def mark_mapping_deleting(self, mapping: UserMapping, fields: dict[str, Any] | None = None) -> UserMapping:
+        """Begin the deletion of the mapping's identity: from now on no token is issued for it."""
+        return await self.update_mapping(
+            mapping.user_key, mapping, {"state": MappingState.DELETING.value, **(fields or {})}
+        )
 
     async def release_mapping(self, claim: UserMapping) -> None:
-        key = user_partition(claim.user_key)
-        await self._table.delete(key, key, claim.etag)
+        """Give up a claim (its create failed): the row goes idle, keeping its rate windows."""
+        await self.update_mapping(claim.user_key, claim, {"state": MappingState.IDLE.value, "acs_id": ""})
 
     async def remove_mapping(self, user_key: str, acs_id: str, mapping_etag: str | None) -> None:
-        """Remove the user's mapping if it still points at `acs_id`.
-
-        The etag recorded when the mapping was completed usually proves that without a read.
-        """
-        key = user_partition(user_key)
-        if mapping_etag:
+        """The identity is gone: the user's mapping goes idle if it still names `acs_id` (rate windows kept,
+        so deleting oneself never resets a limit). `mapping_etag` is accepted for older callers."""
+        del mapping_etag
+        for _ in range(5):
+            mapping = await self.read_mapping(user_key)
+            if mapping is None or mapping.acs_id != acs_id:
+                return  # re-pointed meanwhile: the new mapping is not ours to touch
             try:
-                await self._table.delete(key, key, mapping_etag)
+                await self.update_mapping(user_key, mapping, {"state": MappingState.IDLE.value, "acs_id": ""})
                 return
             except Conflict:
-                pass
-        mapping = await self.get_mapping(user_key)
-        if mapping is not None and mapping.acs_id == acs_id:
-            try:
-                await self._table.delete(key, key, mapping.etag)
-            except Conflict:
-                pass  # it was re-pointed meanwhile: the new mapping is not ours to remove
+                continue
 
 
 def _state_patch(acs_id: str, state: IdentityState, reason: str, now: datetime) -> dict[str, object]:

@@ -139,6 +139,19 @@ class Table:
                 return False
         return True
 
+    async def merge_etag(self, patch: dict[str, Any], etag: str | None) -> str | None:
+        """Merge fields into the row, only if unchanged since `etag`: the new etag, or None when the row
+        changed or vanished. One round trip."""
+        await self.ensure()
+        with storage_errors():
+            try:
+                metadata = await self._table.update_entity(
+                    patch, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return None
+        return str(metadata["etag"])
+
     async def delete(self, partition: str, row: str, etag: str | None = None) -> None:
         """Delete the row if present; with an etag only if unchanged (Conflict otherwise)."""
         await self.ensure()
