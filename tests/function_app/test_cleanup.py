@@ -223,3 +223,32 @@ async def test_interrupted_run_then_rerun_converges(world: World, kind: str, aft
     final = await world.cleanup().run()
     assert final.failed == 0
     await world.assert_converged()
+
+
+@pytest.mark.parametrize("mapping_marked", [True, False])
+async def test_repair_finishes_a_user_deletion_killed_between_mapping_and_identity_row(
+    world: World, mapping_marked: bool
+) -> None:
+    """DELETE /api/me writes the deleting index, then the mapping (`deleting`), then the identity row. Killed
+    after the mapping, the identity row still says active but no token may be issued any more: the repair
+    pass must finish the deletion. Killed before the mapping (control), nothing began: it only drops the
+    marker and the identity lives on."""
+    user = new_user()
+    acs_id = await world.user_identity(user, NOW)
+    registry = world.runtime.registry
+    await registry.note_pending_deletion(acs_id, "user-request")
+    if mapping_marked:
+        mapping = await registry.read_mapping(user)
+        assert mapping is not None
+        await registry.mark_mapping_deleting(mapping)
+    summary = await world.cleanup(kind="repair", repair_only=True).run()
+    record = await registry.get_identity(acs_id)
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert [marker async for marker, _ in registry.pending_deletions()] == []
+    assert summary.resumed == 1
+    if mapping_marked:
+        assert record is not None and record.state == IdentityState.DELETED
+        assert acs_id not in live and summary.deleted == 1
+    else:
+        assert record is not None and record.state == IdentityState.ACTIVE
+        assert acs_id in live and summary.deleted == 0
