@@ -19,6 +19,7 @@ BASE = {
     "AUTH_ISSUER": f"{V1}, {V2}",
     "AUTH_AUDIENCE": "api://acs-token-service,5d1b0c7e-3f2a-4b8c-9d6e-0a1b2c3d4e5f",
     "CLEANUP_SCHEDULE": "0 0 3 * * *",
+    "CLEANUP_REPAIR_SCHEDULE": "0 30 * * * *",
 }
 
 
