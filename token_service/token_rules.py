@@ -10,8 +10,10 @@ from dataclasses import dataclass
 ACS_SCOPES = frozenset({"chat", "voip", "chat.join", "chat.join.limited", "voip.join"})
 MIN_TOKEN_MINUTES = 60
 MAX_TOKEN_MINUTES = 1440
-# 8:acs:<resource id GUID>_<id>, as ACS 2023-10-01 mints them.
-IDENTITY_ID_PATTERN = r"8:acs:[0-9a-fA-F-]{36}_[A-Za-z0-9-]{1,128}"
+# 8:<kind>:<resource id GUID>_<id>, as ACS mints them: `acs` in the public cloud, `gcch-acs` and `dod-acs` in
+# the US government clouds, `spool` for identities of older resources.
+IDENTITY_ID_PREFIXES = ("acs", "gcch-acs", "dod-acs", "spool")
+IDENTITY_ID_PATTERN = rf"8:(?:{'|'.join(IDENTITY_ID_PREFIXES)}):[0-9a-fA-F-]{{36}}_[A-Za-z0-9-]{{1,128}}"
 IDENTITY_ID_EXAMPLE = "8:acs:<resource id>_<id>"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,11 +146,34 @@ async def test_malformed_json_too_large_and_wrong_type(caller: Caller) -> None:
     assert (form.status, form.json["code"]) == (415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize("depth", [33, 1000, 100_000 // 2 // 10])
+async def test_deep_nesting_is_a_400_on_every_body_route(caller: Caller, depth: int) -> None:
+    """A ~2 KB body of nested arrays once reached the parser's recursion limit: 500 and a traceback."""
+    raw = b'{"scopes":' + b"[" * depth + b"]" * depth + b"}"
+    replies = [
+        await caller.call("issue_user_token", "POST", "token", token=caller.user_token(new_user()), raw_body=raw),
+        await caller.call("create_identity", "POST", "identities", token=caller.admin_token(), raw_body=raw),
+    ]
+    for reply in replies:
+        assert (reply.status, reply.json["code"]) == (400, "invalid_request"), reply.body
+        assert "nests deeper" in reply.json["detail"]
+
+
 async def test_admin_route_rejects_malformed_identity_id(caller: Caller) -> None:
     reply = await caller.call(
         "get_identity", "GET", "identities/{id}", token=caller.admin_token(), route_params={"id": "not-an-id"}
     )
     assert (reply.status, reply.json["code"]) == (400, "invalid_identity_id")
+
+
+@pytest.mark.parametrize("prefix", ["8:acs:", "8:gcch-acs:", "8:dod-acs:", "8:spool:"])
+async def test_every_acs_id_form_is_accepted(caller: Caller, prefix: str) -> None:
+    """Government-cloud and spool ids are ids: an unknown one is a 404, not a malformed 400."""
+    acs_id = f"{prefix}{uuid.uuid4()}_{uuid.uuid4()}"
+    reply = await caller.call(
+        "get_identity", "GET", "identities/{id}", token=caller.admin_token(), route_params={"id": acs_id}
+    )
+    assert (reply.status, reply.json["code"]) == (404, "identity_not_found")
 
 
 async def test_expiry_matches_request(caller: Caller) -> None:

@@ -24,6 +24,7 @@ from token_service.token_rules import (
 )
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_BODY_DEPTH = 32  # our bodies nest two levels; deep nesting only costs the parser (RecursionError at ~1000)
 TOKEN_FIELDS = frozenset({"scopes", "expiresInMinutes"})
 _IDENTITY_ID = re.compile(IDENTITY_ID_PATTERN)
 
@@ -46,6 +47,8 @@ def read_json_object(req: func.HttpRequest, allowed: frozenset[str] = frozenset(
     content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(f"content type {content_type!r} is not JSON")
+    if _nesting_depth(raw) > MAX_BODY_DEPTH:
+        raise InvalidRequest(f"the body nests deeper than {MAX_BODY_DEPTH} levels")
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
@@ -56,6 +59,29 @@ def read_json_object(req: func.HttpRequest, allowed: frozenset[str] = frozenset(
     if unknown:
         raise UnknownField(f"unknown fields: {unknown}; accepted: {sorted(allowed)}")
     return body
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """The deepest array/object nesting of a JSON text, in one pass without recursion (brackets inside
+    strings do not count). Malformed text is left for the parser to refuse."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def token_request(req: func.HttpRequest, settings: Settings) -> TokenRequest:
