@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -233,6 +234,37 @@ def run_operation(
         pass  # nothing to negate: an operation without parameters or body has no negative cases
 
 
+HOSTILE_BODIES = {
+    "nested 1000 deep": b'{"scopes":' + b"[" * 1000 + b"]" * 1000 + b"}",
+    "nested 33 deep": b'{"scopes":' + b"[" * 33 + b"]" * 33 + b"}",
+    "16 KiB string": b'{"scopes":["' + b"v" * (16 * 1024 - 20) + b'"]}',
+}
+HOSTILE_IDS = {
+    "8 KiB id": "8:acs:" + "0" * 36 + "_" + "a" * 8000,
+    "unicode id": "8:acs:" + "\u00e9" * 36 + "_x",
+    "gcch id": "8:gcch-acs:" + "a" * 36 + "_x",
+}
+
+
+def hostile_inputs(state: FuzzState, operations: list[schemathesis.APIOperation]) -> None:
+    """What generators rarely reach: deep nesting, long and foreign ids. The rule is schemathesis's own:
+    every answer is recorded in `state.statuses`, and any 5xx there fails the test."""
+    for operation in operations:
+        path = operation.path
+        for role in (USERS[0], ADMIN):
+            headers = {**state.headers(role), "Content-Type": "application/json"}
+            ids = HOSTILE_IDS if "{id}" in path else {"": ""}
+            for id_name, acs_id in ids.items():
+                url = state.devhost.base_url + "/api" + path.replace("{id}", urllib.parse.quote(acs_id, safe=""))
+                bodies = HOSTILE_BODIES if operation.method.upper() in ("POST", "PUT") else {"no body": b""}
+                for body_name, body in bodies.items():
+                    response = state.http.request(operation.method.upper(), url, data=body, headers=headers, timeout=30)
+                    state.cases["hostile"] += 1
+                    label = f"{operation.method.upper()} {path} {response.status_code}"
+                    state.statuses[label] += 1
+                    assert response.status_code < 500, (id_name, body_name, label, response.text[:300])
+
+
 def test_fuzz_openapi_as_user_and_admin(
     fuzz_stack: tuple[Devhost, LocalAzureProcess], azurite: AzuriteProcess, artifacts_dir: Path
 ) -> None:
@@ -260,6 +292,8 @@ def test_fuzz_openapi_as_user_and_admin(
             for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
                 for operation in operations:
                     run_operation(state, operation, mode, role, user_for)
+
+        hostile_inputs(state, operations)
 
     elapsed = time.monotonic() - started
     total = sum(state.cases.values())
