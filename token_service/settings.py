@@ -49,6 +49,8 @@ class Settings:
     cleanup_acs_calls_per_second: float
     platform_auth_enabled: bool
     acs_credential: str = "managed_identity"
+    app_insights_connection_string: str | None = None  # metrics go to Application Insights when set
+    app_insights_authentication_string: str | None = None  # "ClientId=<id>;Authorization=AAD": Entra auth
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +80,8 @@ class Settings:
             cleanup_acs_calls_per_second=float(reader.integer("CLEANUP_ACS_CALLS_PER_SECOND", 16, 1, 10_000)),
             platform_auth_enabled=reader.boolean("WEBSITE_AUTH_ENABLED", False),
             acs_credential=reader.choice("ACS_CREDENTIAL", "managed_identity", ACS_CREDENTIALS),
+            app_insights_connection_string=reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+            app_insights_authentication_string=reader.optional("APPLICATIONINSIGHTS_AUTHENTICATION_STRING"),
         )
 
 

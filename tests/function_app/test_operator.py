@@ -42,7 +42,7 @@ class Ops:
         self.clock[0] = NOW
         return record.acs_id
 
-    async def list(self, **params: str) -> Any:
+    async def list_page(self, **params: str) -> Any:
         return await self.caller.call(
             "list_identities", "GET", "identities", token=self.caller.admin_token(), params=params
         )
@@ -53,7 +53,7 @@ class Ops:
         continuation: str | None = None
         while True:
             query = {**params, **({"continuation": continuation} if continuation else {})}
-            reply = await self.list(**query)
+            reply = await self.list_page(**query)
             assert reply.status == 200, reply.body
             pages += 1
             ids += [item["communicationUserId"] for item in reply.json["items"]]
@@ -92,7 +92,7 @@ async def test_list_filters_and_pages_with_table_continuations(ops: Ops) -> None
     )
     assert created == [admin_made]
     owner = next(iter(old_users))
-    mine = await ops.list(owner=user_key(owner))
+    mine = await ops.list_page(owner=user_key(owner))
     assert [item["communicationUserId"] for item in mine.json["items"]] == [old[0]]
     assert mine.json["items"][0]["owner"] == user_key(owner)
 
@@ -106,18 +106,18 @@ async def test_list_filters_and_pages_with_table_continuations(ops: Ops) -> None
 async def test_a_continuation_is_bound_to_its_filters(ops: Ops) -> None:
     for _ in range(3):
         await ops.admin_identity(NOW)
-    first = await ops.list(pageSize="1", state="active")
+    first = await ops.list_page(pageSize="1", state="active")
     token = first.json["continuation"]
     assert token
-    other = await ops.list(pageSize="1", continuation=token)
+    other = await ops.list_page(pageSize="1", continuation=token)
     assert (other.status, other.json["code"]) == (400, "invalid_continuation")
-    same = await ops.list(pageSize="1", state="active", continuation=token)
+    same = await ops.list_page(pageSize="1", state="active", continuation=token)
     assert same.status == 200 and same.json["items"][0] != first.json["items"][0]
     # A forged token with the right fingerprint but keys this registry never writes: refused, not sent on.
     payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     payload["t"] = {"PartitionKey": "x' or 1 eq 1", "RowKey": "a"}
     forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-    reply = await ops.list(state="active", continuation=forged)
+    reply = await ops.list_page(state="active", continuation=forged)
     assert (reply.status, reply.json["code"]) == (400, "invalid_continuation")
 
 
@@ -138,7 +138,7 @@ async def test_a_continuation_is_bound_to_its_filters(ops: Ops) -> None:
     ],
 )
 async def test_bad_listing_queries_are_400_problems(ops: Ops, params: dict[str, str], code: str) -> None:
-    reply = await ops.list(**params)
+    reply = await ops.list_page(**params)
     assert reply.status == 400, reply.body
     assert reply.headers["Content-Type"].startswith("application/problem+json")
     assert reply.json["code"] == code
@@ -205,9 +205,7 @@ async def test_erase_user_removes_every_identity_of_theirs_and_is_idempotent(ops
     assert first not in live and second not in live and bystander in live
     assert await ops.runtime.registry.get_mapping(key) is None
     for acs_id in (first, second):
-        got = await ops.caller.call(
-            "get_identity", "GET", "identities/{id}", token=admin, route_params={"id": acs_id}
-        )
+        got = await ops.caller.call("get_identity", "GET", "identities/{id}", token=admin, route_params={"id": acs_id})
         assert got.json["state"] == "deleted" and got.json["deletedReason"] == "erased-by-admin"
         who = got.json["deletedBy"]
         assert who and "operator-1" not in who and len(who) == 16  # hashed, no personal data
@@ -232,3 +230,76 @@ async def test_erase_refuses_malformed_and_foreign_user_keys(ops: Ops, bad: str)
         route_params={"userKey": bad},
     )  # fmt: skip
     assert (reply.status, reply.json["code"]) == (400, "invalid_user_key")
+
+
+async def test_metrics_count_what_happened_and_carry_no_user_key_or_token(ops: Ops) -> None:
+    from token_service.telemetry import ALLOWED_ATTRIBUTES, attributes_in
+
+    def value(snapshot: dict[str, Any], name: str, **attributes: Any) -> float:
+        total = 0.0
+        for metric in snapshot["metrics"]:
+            if metric["name"] != name:
+                continue
+            for point in metric["points"]:
+                if all(point["attributes"].get(k) == v for k, v in attributes.items()):
+                    total += point.get("value", point.get("count", 0))
+        return total
+
+    async def snapshot() -> dict[str, Any]:
+        reply = await ops.caller.call("metrics_snapshot", "GET", "metrics", token=ops.caller.admin_token())
+        assert reply.status == 200, reply.body
+        return dict(reply.json)
+
+    before = await snapshot()
+    oid = "metrics-" + uuid.uuid4().hex
+    token = ops.caller.user_token(oid)
+    first = await ops.caller.call("issue_user_token", "POST", "token", token=token)
+    second = await ops.caller.call("issue_user_token", "POST", "token", token=token)
+    assert (first.status, second.status) == (201, 200)
+    acs_id = first.json["communicationUserId"]
+    await ops.runtime.identities.delete(acs_id, "admin-request")
+    ops.caller.local_azure.set_faults(rate_limits={"issue": {"limit": 0, "window_seconds": 30}})
+    try:
+        admin_made, _ = await ops.runtime.identities.create_identity(None)
+        throttled = await ops.caller.call(
+            "issue_identity_token", "POST", "identities/{id}/token", token=ops.caller.admin_token(),
+            route_params={"id": admin_made.acs_id},
+        )  # fmt: skip
+        assert throttled.status == 429
+    finally:
+        ops.caller.local_azure.reset_faults()
+    after = await snapshot()
+
+    def grew(name: str, **attributes: Any) -> float:
+        return value(after, name, **attributes) - value(before, name, **attributes)
+
+    assert grew("acs_token_service.tokens.issued", function="issue_user_token") == 2
+    assert grew("acs_token_service.identities.created", client="request") == 2
+    assert grew("acs_token_service.identities.deleted", client="request") == 1
+    assert grew("acs_token_service.acs.calls", operation="issue", outcome="429") >= 1
+    assert grew("acs_token_service.http.requests", function="issue_identity_token", status=429) == 1
+    text = json.dumps(after)
+    for secret in (oid, user_key(oid), token, first.json["token"], second.json["token"], acs_id):
+        assert secret not in text
+    assert attributes_in(after) <= ALLOWED_ATTRIBUTES
+
+
+async def test_our_rate_limit_is_counted(ops: Ops, app_environment: dict[str, str]) -> None:
+    from token_service.telemetry import telemetry
+
+    settings = Settings.from_env(
+        {**app_environment, "TOKEN_RATE_PER_MINUTE": "1", "REGISTRY_TABLE": "ratelim" + uuid.uuid4().hex[:8]}
+    )
+    await reset_runtime(build_runtime(settings))
+
+    def limited() -> float:
+        for metric in telemetry().snapshot()["metrics"]:
+            if metric["name"] == "acs_token_service.http.rate_limited":
+                return float(sum(point["value"] for point in metric["points"]))
+        return 0.0
+
+    before = limited()
+    token = ops.caller.user_token(new_user())
+    statuses = [(await ops.caller.call("issue_user_token", "POST", "token", token=token)).status for _ in range(2)]
+    assert statuses == [201, 429]
+    assert limited() - before == 1

@@ -21,6 +21,7 @@ from token_service.http.operator_inputs import (
 from token_service.http.responses import json_response, no_content
 from token_service.observability import hash_user
 from token_service.registry.listing import BadContinuation
+from token_service.telemetry import telemetry
 
 bp = func.Blueprint()
 
@@ -67,3 +68,11 @@ async def erase_user_identities(req: func.HttpRequest, context: RequestContext) 
     who = hash_user(context.user_key) or "unknown"
     await erase_user(runtime.registry, runtime.identities, runtime.clock, key, who)
     return no_content()
+
+
+@http_function(bp, "metrics", "GET", ADMIN)
+async def metrics_snapshot(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """This worker's metrics since it started (the in-memory reader): visible without Azure."""
+    await admin(req, context)
+    no_query(req.params)
+    return json_response(telemetry().snapshot(), 200, no_store=True)

@@ -222,6 +222,14 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics_snapshot",
+                    "summary": "This worker's metrics (OpenTelemetry, in-memory reader)",
+                    "security": ADMIN,
+                    "responses": {"200": _ok("Snapshot", "MetricsSnapshot"), **_errors(400, 401, 403)},
+                }
+            },
             "/health": {
                 "get": {
                     "operationId": "health",
@@ -322,6 +330,24 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                                 },
                             },
                         },
+                    },
+                },
+                "MetricsSnapshot": {
+                    "type": "object",
+                    "required": ["metrics"],
+                    "properties": {
+                        "metrics": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "points"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "unit": {"type": "string"},
+                                    "points": {"type": "array", "items": {"type": "object"}},
+                                },
+                            },
+                        }
                     },
                 },
                 "Health": {
