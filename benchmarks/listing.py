@@ -19,7 +19,6 @@ import asyncio
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,9 +78,7 @@ async def seed(connection_string: str, table_name: str, count: int, concurrency:
         last = created + (now - created) * rng.random()
         owner = None if index % 5 == 0 else f"oid:{TENANT}:bench-user-{index // 2}"  # pairs share an owner
         acs_id = f"8:acs:{RESOURCE}_{index:08d}-0000-4000-8000-{rng.getrandbits(48):012x}"
-        record = IdentityRecord(
-            acs_id, owner, created, last, ("voip",), IdentityState.ACTIVE, day_key(last), None
-        )
+        record = IdentityRecord(acs_id, owner, created, last, ("voip",), IdentityState.ACTIVE, day_key(last), None)
         async with semaphore:
             inserted = await registry.insert_identity(record)
             if index % 20 == 7:

@@ -13,21 +13,8 @@ from tests.deploy.package import build_zip, package_files
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_TOP_LEVEL = {"function_app.py", "host.json", "requirements.txt", "token_service"}
 NEVER = (
-    ".venv/",
-    ".venv-checkov/",
-    "node_modules/",
-    ".local/",
-    ".azure/",
-    ".git/",
-    "tests/",
-    "benchmarks/",
-    "local_azure/",
-    "devhost/",
-    "devtools/",
-    "web/",
-    "infra/",
-    "test-artifacts/",
-    "__pycache__/",
+    ".venv/", ".venv-checkov/", "node_modules/", ".local/", ".azure/", ".git/", "tests/", "benchmarks/",
+    "local_azure/", "devhost/", "devtools/", "web/", "infra/", "test-artifacts/", "__pycache__/",
 )
 MAX_BYTES = 1024 * 1024
 
@@ -36,13 +23,8 @@ def test_deploy_package_holds_the_app_and_nothing_else() -> None:
     data = build_zip(ROOT)
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     print(f"deploy package: {len(names)} files, {len(data):,} bytes zipped")
-    for required in (
-        "function_app.py",
-        "host.json",
-        "requirements.txt",
-        "token_service/__init__.py",
-        "token_service/blueprints/cleanup_timer.py",
-    ):
+    for required in ("function_app.py", "host.json", "requirements.txt", "token_service/__init__.py",
+                     "token_service/blueprints/cleanup_timer.py"):
         assert required in names
     assert {name.split("/", 1)[0] for name in names} == EXPECTED_TOP_LEVEL, (
         "a new top-level path reaches the deploy package: add it to .funcignore or to EXPECTED_TOP_LEVEL"
@@ -59,27 +41,11 @@ def project_copy(tmp_path: Path) -> Path:
     """A small project tree with the traps a real checkout has, and the real .funcignore."""
     (tmp_path / ".funcignore").write_text((ROOT / ".funcignore").read_text(encoding="utf-8"), encoding="utf-8")
     for path in (
-        "function_app.py",
-        "host.json",
-        "requirements.txt",
-        "token_service/__init__.py",
-        ".venv/lib/site.py",
-        "node_modules/x/index.js",
-        ".local/azure/keys/ca.pem",
-        ".local/issuer/key.pem",
-        "local.settings.json",
-        "local.settings.sample.json",
-        "tests/test_x.py",
-        "benchmarks/b.py",
-        "local_azure/acs_app.py",
-        "devhost/run.py",
-        "devtools/launcher.py",
-        "web/index.html",
-        "infra/main.bicep",
-        "token_service/__pycache__/x.cpython-311.pyc",
-        ".git/config",
-        ".azure/dev/.env",
-        "server.key",
+        "function_app.py", "host.json", "requirements.txt", "token_service/__init__.py",
+        ".venv/lib/site.py", "node_modules/x/index.js", ".local/azure/keys/ca.pem", ".local/issuer/key.pem",
+        "local.settings.json", "local.settings.sample.json", "tests/test_x.py", "benchmarks/b.py",
+        "local_azure/acs_app.py", "devhost/run.py", "devtools/launcher.py", "web/index.html", "infra/main.bicep",
+        "token_service/__pycache__/x.cpython-311.pyc", ".git/config", ".azure/dev/.env", "server.key",
     ):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("x", encoding="utf-8")

@@ -144,7 +144,9 @@ def test_admin_endpoint_runs_the_timer_function(fixture_host: RunningHost) -> No
     assert call(fixture_host.base_url + "/admin/functions/hello", "POST", master)[0] == 400
 
 
-def test_timer_fires_on_its_ncrontab_schedule_and_stops_on_sigterm(tmp_path: Path, artifacts_dir: Path) -> None:
+def test_timer_fires_on_its_ncrontab_schedule_and_stops_on_sigterm(
+    tmp_path: Path, artifacts_dir: Path
+) -> None:
     """Every second (6-field NCRONTAB from %FIXTURE_SCHEDULE%, set in the environment over the file)."""
     running = start_fixture_host(tmp_path, artifacts_dir, {"FIXTURE_SCHEDULE": "*/1 * * * * *"}, "timer")
     try:

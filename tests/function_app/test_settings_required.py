@@ -41,12 +41,7 @@ def test_the_function_app_does_not_start_without_cleanup_schedule(app_environmen
     env = {key: value for key, value in os.environ.items() if key != "CLEANUP_SCHEDULE"}
     result = subprocess.run(
         [sys.executable, "-c", "import logging; logging.basicConfig(); import function_app"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode != 0
     assert "invalid app setting: CLEANUP_SCHEDULE: missing" in result.stderr

@@ -85,19 +85,15 @@ def binding_expressions() -> set[str]:
 def missing_settings(bicep: BicepFile, needed: set[str]) -> list[str]:
     present = set(app_settings(bicep))
     problems = [f"app setting {name} is read by the app but not set in infra/" for name in sorted(needed - present)]
-    problems += [
-        f"app setting {name} is set in infra/ but must not be: {NOT_SET_BY_INFRA[name]}"
-        for name in sorted(present & {"AzureWebJobsStorage"})
-    ]
+    problems += [f"app setting {name} is set in infra/ but must not be: {NOT_SET_BY_INFRA[name]}"
+                 for name in sorted(present & {"AzureWebJobsStorage"})]
     return problems
 
 
 def role_problems(bicep: BicepFile, source: str) -> list[str]:
     """Each role assignment: a built-in role id named in a comment, for a ServicePrincipal; all required exist."""
-    named = {
-        m.group(1): (m.group(2), m.group(3).strip())
-        for m in re.finditer(r"var (\w+) = '([0-9a-f-]{36})' // (.+)", source)
-    }
+    named = {m.group(1): (m.group(2), m.group(3).strip())
+             for m in re.finditer(r"var (\w+) = '([0-9a-f-]{36})' // (.+)", source)}
     problems: list[str] = []
     found: set[tuple[str, str]] = set()
     for symbol, resource in bicep.resources.items():

@@ -130,11 +130,9 @@ class _Checker:
                 self.fail(where, f"{self.show(value)} is none of {allowed}")
                 return
             for option in options:  # descend into the object/array member that fits
-                if (
-                    option["$type"] in ("ObjectType", "ArrayType", "DiscriminatedObjectType")
-                    and self.accepts(option, value)
-                    and (isinstance(value, list) or _is_object_literal(value))
-                ):
+                if option["$type"] in ("ObjectType", "ArrayType", "DiscriminatedObjectType") and self.accepts(
+                    option, value
+                ) and (isinstance(value, list) or _is_object_literal(value)):
                     self.value(option, value, where)
                     return
             return
@@ -217,11 +215,8 @@ class _Checker:
             if actual != "string":
                 return False
             literal = self.bicep.literal(value)
-            return (
-                not isinstance(literal, str)
-                or self.bicep.is_reference(literal)
-                or literal == expected["value"]
-                or ("${" in literal)
+            return not isinstance(literal, str) or self.bicep.is_reference(literal) or literal == expected["value"] or (
+                "${" in literal
             )
         if kind == "UnionType":
             return any(self.accepts(self.resolve(element), value) for element in expected["elements"])

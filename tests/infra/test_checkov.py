@@ -54,23 +54,9 @@ def run_checkov(directory: Path) -> dict[str, Any]:
     dead = f"http://127.0.0.1:{_closed_port()}"
     env = {**os.environ, "HTTPS_PROXY": dead, "HTTP_PROXY": dead, "NO_PROXY": "", "no_proxy": ""}
     result = subprocess.run(
-        [
-            str(CHECKOV),
-            "-d",
-            str(directory),
-            "--framework",
-            "bicep",
-            "--output",
-            "json",
-            "--quiet",
-            "--compact",
-            "--skip-download",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        check=False,
+        [str(CHECKOV), "-d", str(directory), "--framework", "bicep", "--output", "json", "--quiet", "--compact",
+         "--skip-download"],
+        capture_output=True, text=True, env=env, timeout=240, check=False,
     )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     report = json.loads(result.stdout)
@@ -90,10 +76,8 @@ def test_checkov_finds_nothing_but_the_justified_skips(report: dict[str, Any]) -
     summary = report["summary"]
     failed = failed_ids(report)
     passed = summary["passed"]
-    print(
-        f"checkov {summary['checkov_version']}: {passed} passed, {len(failed)} failed and skipped (SKIPS): "
-        f"{sorted(failed)}; {summary['resource_count']} resources"
-    )
+    print(f"checkov {summary['checkov_version']}: {passed} passed, {len(failed)} failed and skipped (SKIPS): "
+          f"{sorted(failed)}; {summary['resource_count']} resources")
     assert summary["parsing_errors"] == 0
     assert passed >= 15
     unexpected = {k: v for k, v in failed.items() if k not in SKIPS}

@@ -41,13 +41,8 @@ def _copy(tmp_path: Path, old: str, new: str) -> tuple[Path, str]:
 
 def test_the_extraction_sees_the_settings() -> None:
     """Guards the ast extraction itself: a few names it must find."""
-    assert {
-        "COMMUNICATION_SERVICES_ENDPOINT",
-        "AUTH_ISSUER",
-        "CLEANUP_SCHEDULE",
-        "ACS_CREDENTIAL",
-        "AzureWebJobsStorage__clientId",
-    } <= settings_read()
+    assert {"COMMUNICATION_SERVICES_ENDPOINT", "AUTH_ISSUER", "CLEANUP_SCHEDULE", "ACS_CREDENTIAL",
+            "AzureWebJobsStorage__clientId"} <= settings_read()
     assert "CLEANUP_SCHEDULE" in binding_expressions()
 
 
@@ -106,16 +101,11 @@ def test_a_storage_connection_string_setting_is_reported(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("old", "new", "reported"),
     [
-        (
-            "'974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor",
-            "'974c5e8b-45b9-4653-ba55-5f855dd0fb89' // Storage Queue Data Contributor",
-            "is not the built-in role id of 'Storage Queue Data Contributor'",
-        ),
-        (
-            "'b24988ac-6180-42a0-ab88-20f7382dd24c' // Contributor",
-            "'b24988ac-6180-42a0-ab88-20f7382dd24c' // Owner",
-            "is not the built-in role id of 'Owner'",
-        ),
+        ("'974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor",
+         "'974c5e8b-45b9-4653-ba55-5f855dd0fb89' // Storage Queue Data Contributor",
+         "is not the built-in role id of 'Storage Queue Data Contributor'"),
+        ("'b24988ac-6180-42a0-ab88-20f7382dd24c' // Contributor", "'b24988ac-6180-42a0-ab88-20f7382dd24c' // Owner",
+         "is not the built-in role id of 'Owner'"),
         ("principalType: 'ServicePrincipal'", "principalType: 'User'", "principalType must be 'ServicePrincipal'"),
         ("scope: appInsights", "scope: logAnalytics", "missing role assignment: Monitoring Metrics Publisher"),
     ],

@@ -6,9 +6,7 @@ import pytest
 
 from token_service.settings import Settings, SettingsError
 
-STORAGE = (
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
-)
+STORAGE = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
 REQUIRED = {
     "COMMUNICATION_SERVICES_ENDPOINT": "https://example.communication.azure.com/",
     "AzureWebJobsStorage": STORAGE,
