@@ -58,9 +58,23 @@ def counting(registry: Any) -> Counts:
     return counts
 
 
-async def seed(connection_string: str, table_name: str, count: int, concurrency: int = 64) -> dict[str, Any]:
+async def with_retries(make: Any, attempts: int = 8) -> Any:
+    """Seeding only: a loaded 2-core machine makes Azurite miss the app's short timeouts now and then."""
+    from token_service.errors import RegistryUnavailable
+
+    for attempt in range(attempts):
+        try:
+            return await make()
+        except RegistryUnavailable:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+    return None
+
+
+async def seed(connection_string: str, table_name: str, count: int, concurrency: int = 32) -> dict[str, Any]:
     from token_service.clock import day_key
-    from token_service.registry import IdentityRecord, IdentityState, Registry
+    from token_service.registry import Conflict, IdentityRecord, IdentityState, Registry
 
     registry = Registry.from_connection_string(connection_string, table_name)
     await registry.ensure_table()
@@ -69,6 +83,18 @@ async def seed(connection_string: str, table_name: str, count: int, concurrency:
     owners: dict[str, list[str]] = {}
     deleted: list[str] = []
     semaphore = asyncio.Semaphore(concurrency)
+
+    async def insert_once(record: IdentityRecord) -> IdentityRecord:
+        """Insert; after a lost response the row exists: write its index rows again (idempotent)."""
+        try:
+            return await registry.insert_identity(record)
+        except Conflict:
+            existing = await registry.get_identity(record.acs_id)
+            assert existing is not None
+            await registry.put_activity(existing)
+            await registry.put_listing_rows(existing)
+            return existing
+
     started = time.monotonic()
     done = 0
 
@@ -80,9 +106,9 @@ async def seed(connection_string: str, table_name: str, count: int, concurrency:
         acs_id = f"8:acs:{RESOURCE}_{index:08d}-0000-4000-8000-{rng.getrandbits(48):012x}"
         record = IdentityRecord(acs_id, owner, created, last, ("voip",), IdentityState.ACTIVE, day_key(last), None)
         async with semaphore:
-            inserted = await registry.insert_identity(record)
+            inserted = await with_retries(lambda: insert_once(record))
             if index % 20 == 7:
-                await registry.tombstone_record(inserted, "stale", now)
+                await with_retries(lambda: registry.tombstone_record(inserted, "stale", now))
                 deleted.append(acs_id)
         if owner:
             owners.setdefault(owner, []).append(acs_id)

@@ -77,3 +77,16 @@ def test_listing_query_defaults_and_bounds() -> None:
     assert size == 200
     filters, _, _ = listing_query({"createdBefore": "0001-01-01T00:00:00+05:00"}, ISSUERS)
     assert filters.created_before == datetime(2000, 1, 1, tzinfo=UTC)  # clamped: no overflow, same answer
+
+
+def test_query_is_read_from_the_url_as_sent() -> None:
+    from token_service.http.operator_inputs import query_parameters
+
+    # The Python worker drops empty values from `params`; the URL keeps them, so `state=` is refused.
+    params = query_parameters("http://h/api/identities?state=&pageSize=5", {"pageSize": "5"})
+    assert params == {"state": "", "pageSize": "5"}
+    with pytest.raises(InvalidRequest):
+        listing_query(params, ISSUERS)
+    with pytest.raises(InvalidRequest, match="more than once"):
+        query_parameters("http://h/api/identities?state=active&state=deleted", {"state": "active"})
+    assert query_parameters("http://h/api/identities", {"a": "b"}) == {"a": "b"}

@@ -16,6 +16,7 @@ from token_service.http.operator_inputs import (
     InvalidContinuation,
     listing_query,
     no_query,
+    query_parameters,
     user_key,
 )
 from token_service.http.responses import json_response, no_content
@@ -30,7 +31,9 @@ bp = func.Blueprint()
 async def list_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """A page of registry records matching the filters, and the token for the next page."""
     runtime = await admin(req, context)
-    filters, page_size, continuation = listing_query(dict(req.params), runtime.settings.auth_issuers)
+    filters, page_size, continuation = listing_query(
+        query_parameters(req.url, req.params), runtime.settings.auth_issuers
+    )
     try:
         page = await runtime.registry.list_identities(filters, page_size, continuation)
     except BadContinuation as error:
@@ -43,7 +46,7 @@ async def list_identities(req: func.HttpRequest, context: RequestContext) -> fun
 async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """What the next cleanup run would revoke and delete, from the run's own code; changes nothing."""
     runtime = await admin(req, context)
-    no_query(req.params)
+    no_query(query_parameters(req.url, req.params))
     preview = await runtime.cleanup().preview(DEFAULT_PAGE_SIZE)
     body: dict[str, Any] = {
         "cutoff": preview.cutoff.isoformat(),
@@ -74,5 +77,5 @@ async def erase_user_identities(req: func.HttpRequest, context: RequestContext) 
 async def metrics_snapshot(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """This worker's metrics since it started (the in-memory reader): visible without Azure."""
     await admin(req, context)
-    no_query(req.params)
+    no_query(query_parameters(req.url, req.params))
     return json_response(telemetry().snapshot(), 200, no_store=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlsplit
 
 from token_service.errors import InvalidRequest
 from token_service.http.inputs import UnknownField
@@ -78,6 +79,23 @@ def _moment(params: Mapping[str, str], name: str) -> datetime | None:
     if not EARLIEST.year < moment.year < LATEST.year:
         return (EARLIEST if moment.year <= EARLIEST.year else LATEST).replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def query_parameters(url: str, parsed: Mapping[str, str]) -> dict[str, str]:
+    """The query string as sent, empty values and repeats included.
+
+    Hosts differ: the Python worker drops `?state=` (empty) from `params`, which would turn a bad filter
+    into no filter; the raw URL keeps it. A repeated name is refused rather than one of them chosen.
+    """
+    query = urlsplit(url).query
+    if not query:
+        return dict(parsed)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidRequest(f"query parameters given more than once: {repeated}")
+    return dict(pairs)
 
 
 def no_query(params: Mapping[str, str]) -> None:
