@@ -74,4 +74,4 @@ def test_reported_metadata_matches_readme_and_openapi(real_app_host: RealAppHost
     admin_paths = ("/api/identities", "/api/cleanup", "/api/users", "/api/metrics")
     assert {level for (_, path), level in reported.items() if path.startswith(admin_paths)} == {"function"}
     assert [(trigger["type"], trigger["schedule"]) for _, trigger in timers] == [("timerTrigger", "%CLEANUP_SCHEDULE%")]
-    assert len(functions) == 11
+    assert len(functions) == 15
