@@ -6,7 +6,8 @@ left behind by a crash costs a read, never a wrong answer):
 - owner index     PK="owner_<sha256(user key)>"  RK=<ACS id>  written when an owned identity is inserted
                                                                and kept after deletion (erasure finds
                                                                leftovers, history stays searchable);
-- created index   PK="created_<YYYYMMDD>"        RK=<ACS id>  written at insert, never changed;
+- created index   PK="created_<YYYYMMDD>"        RK=<ACS id>  written at insert, never changed (with
+                                                               created_at: windows are applied server-side);
 - deleted index   PK="deleted_<YYYYMMDD>"        RK=<ACS id>  written with the tombstone (its day).
 Last-activity ranges read the existing activity index (live identities only), filtered server-side.
 
@@ -48,7 +49,12 @@ def owner_index_row(record: IdentityRecord) -> dict[str, Any] | None:
 
 
 def created_index_row(record: IdentityRecord) -> dict[str, Any]:
-    return {"PartitionKey": CREATED_PREFIX + day_key(record.created_at), "RowKey": record.acs_id}
+    # created_at rides along so Table Storage applies a time window itself (the partial days at its ends).
+    return {
+        "PartitionKey": CREATED_PREFIX + day_key(record.created_at),
+        "RowKey": record.acs_id,
+        "created_at": record.created_at,
+    }
 
 
 def deleted_index_row(acs_id: str, now: datetime) -> dict[str, Any]:
@@ -127,6 +133,12 @@ def plan(filters: IdentityFilter) -> Plan | None:
         query, parameters = _day_range(ACTIVITY_PREFIX, None, None)  # live identities: active or deleting
         return Plan("activity", query, parameters)
     query, parameters = _day_range(CREATED_PREFIX, filters.created_after, filters.created_before)
+    if filters.created_after is not None:
+        query += " and created_at ge @after"
+        parameters["after"] = filters.created_after
+    if filters.created_before is not None:
+        query += " and created_at lt @before"
+        parameters["before"] = filters.created_before
     return Plan("created", query, parameters)
 
 
