@@ -1,6 +1,6 @@
 """`python -m benchmarks` (make bench): every benchmark, one after the other, each with its own services.
 
-python -m benchmarks [token_issuance cold_start cleanup]
+    python -m benchmarks [token_issuance cold_start cleanup listing]
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import cleanup, cold_start, token_issuance
+from benchmarks import cleanup, cold_start, listing, token_issuance
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "token_issuance": token_issuance.main,
     "cold_start": cold_start.main,
     "cleanup": cleanup.main,
+    "listing": listing.main,
 }
 
 

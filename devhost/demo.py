@@ -18,8 +18,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DIST = PROJECT_ROOT / "web" / "dist"
 
 
-def demo_config(api_base: str = "") -> dict[str, Any]:
-    """What the page needs; from the environment (`make run` sets it) or local_azure's settings.json."""
+def demo_config(api_base: str = "", function_key: str | None = None) -> dict[str, Any]:
+    """What the page needs; from the environment (`make run` sets it) or local_azure's settings.json.
+
+    `functionKey`: the devhost's own local-only default key (local.settings.json's DevHost section), so the
+    operator tab can call admin routes; the devhost serves this page only on loopback.
+    """
     generated = settings_file.read_if_present()
     return {
         "apiBase": os.environ.get("DEMO_API_BASE", api_base),
@@ -29,10 +33,13 @@ def demo_config(api_base: str = "") -> dict[str, Any]:
         or None,
         "scopes": ["voip"],
         "expiresInMinutes": int(os.environ.get("DEMO_TOKEN_MINUTES", "60")),
+        "functionKey": function_key,
     }
 
 
-def add_demo_routes(app: web.Application, dist: Path = DIST, api_base: str = "") -> None:
+def add_demo_routes(
+    app: web.Application, dist: Path = DIST, api_base: str = "", function_key: str | None = None
+) -> None:
     """`/` redirects to `/demo/`; `/demo/` serves web/dist; `/demo/config.json` the page's config."""
 
     async def root(_: web.Request) -> web.StreamResponse:
@@ -45,7 +52,7 @@ def add_demo_routes(app: web.Application, dist: Path = DIST, api_base: str = "")
         return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
 
     async def config(_: web.Request) -> web.Response:
-        return web.json_response(demo_config(api_base), headers={"Cache-Control": "no-store"})
+        return web.json_response(demo_config(api_base, function_key), headers={"Cache-Control": "no-store"})
 
     app.router.add_get("/", root)
     app.router.add_get("/demo", root)

@@ -79,7 +79,7 @@ def build_app(state: HostState, dist: Path = DIST) -> web.Application:
     app.router.add_get("/admin/host/ping", _ping)
     app.router.add_post("/admin/host/ping", _ping)
     if state.route_prefix != "":
-        add_demo_routes(app, dist)
+        add_demo_routes(app, dist, function_key=state.keys.default_function_key)
     prefix = f"/{state.route_prefix}" if state.route_prefix else ""
     app.router.add_route("*", prefix + "/{tail:[\\s\\S]*}", _dispatch(state, prefix))
     if prefix:

@@ -214,6 +214,19 @@ class StaleIdentityCleanup:
         cutoff = self._policy.cutoff(self._clock())
         return sum([1 async for entry in self._scan(cutoff) if entry.last_activity < cutoff])
 
+    async def preview(self, first: int) -> CleanupPreview:
+        """Read-only: the stale count, the deletions a run would finish first, and the first candidates."""
+        cutoff = self._policy.cutoff(self._clock())
+        pending = 0 if self._policy.dry_run else sum([1 async for _ in self._registry.pending_deletions()])
+        stale, candidates = 0, list[ActivityEntry]()
+        async for entry in self._scan(cutoff):
+            if entry.last_activity < cutoff:
+                stale += 1
+                if len(candidates) < first:
+                    candidates.append(entry)
+        would_take = min(pending + stale, self._policy.max_per_run)
+        return CleanupPreview(cutoff, stale, pending, would_take, candidates)
+
     def _scan(self, cutoff: datetime) -> AsyncIterator[ActivityEntry]:
         """Candidates: partitions are days, so everything before the cutoff's day plus that day itself
         (callers filter the cutoff day by time)."""
@@ -390,3 +403,14 @@ class StaleIdentityCleanup:
             except UpstreamThrottled as error:
                 pacer.pause(error.retry_after or 1)
         raise UpstreamThrottled("ACS kept throttling this identity's cleanup", retry_after=30)
+
+
+@dataclass(frozen=True)
+class CleanupPreview:
+    """What the next run would take, read with the run's own scan and cutoff; nothing is written."""
+
+    cutoff: datetime
+    stale: int
+    pending_deletions: int
+    would_take: int
+    candidates: list[ActivityEntry]

@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
-from token_service.acs_gateway import AcsGateway
+from token_service.acs_gateway import AcsCall, AcsGateway
 from token_service.caller_auth import CallerAuthenticator
 from token_service.cleanup import CleanupPolicy, StaleIdentityCleanup
 from token_service.clock import Clock, system_clock
@@ -20,6 +20,7 @@ from token_service.identity_service import IdentityService
 from token_service.observability import record_acs_call
 from token_service.registry import Registry
 from token_service.settings import Settings
+from token_service.telemetry import ExportConfig, start_telemetry, telemetry
 
 
 @dataclass
@@ -45,7 +46,12 @@ class Runtime:
             acs_calls_per_second=settings.cleanup_acs_calls_per_second,
         )
         return StaleIdentityCleanup(
-            self.registry, self.background_acs, self.clock, replace(policy, **overrides), kind=kind
+            self.registry,
+            self.background_acs,
+            self.clock,
+            replace(policy, **overrides),
+            telemetry().cleanup_progress,
+            kind=kind,
         )
 
     async def close(self) -> None:
@@ -60,9 +66,27 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
     # Behind FailFastCredential: while the managed identity fails, requests get 503 at once instead of
     # each waiting out its own slow attempt.
     credential = FailFastCredential(acs_credential(settings))
-    acs = AcsGateway(settings.acs_endpoint, credential, on_call=record_acs_call)
+    metrics = start_telemetry(
+        ExportConfig(
+            settings.app_insights_connection_string,
+            settings.app_insights_authentication_string,
+            settings.azure_client_id,
+        )
+    )
+
+    def on_request_call(call: AcsCall) -> None:
+        record_acs_call(call)
+        metrics.acs_call(call, "request")
+
+    acs = AcsGateway(settings.acs_endpoint, credential, on_call=on_request_call)
     # The cleanup paces itself and handles 429 itself, so its client never sleeps on Retry-After.
-    background_acs = AcsGateway(settings.acs_endpoint, credential, max_retry_after=0, timeout_seconds=30)
+    background_acs = AcsGateway(
+        settings.acs_endpoint,
+        credential,
+        max_retry_after=0,
+        timeout_seconds=30,
+        on_call=lambda call: metrics.acs_call(call, "cleanup"),
+    )
     if settings.storage.connection_string:
         registry = Registry.from_connection_string(settings.storage.connection_string, settings.registry_table)
     else:

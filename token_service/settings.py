@@ -54,6 +54,8 @@ class Settings:
     cleanup_acs_calls_per_second: float
     platform_auth_enabled: bool
     acs_credential: str = "managed_identity"
+    app_insights_connection_string: str | None = None  # metrics go to Application Insights when set
+    app_insights_authentication_string: str | None = None  # "ClientId=<id>;Authorization=AAD": Entra auth
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +86,8 @@ class Settings:
             **_cleanup_pacing(reader),  # type: ignore[arg-type]  # three typed fields, checked there
             platform_auth_enabled=reader.boolean("WEBSITE_AUTH_ENABLED", False),
             acs_credential=reader.choice("ACS_CREDENTIAL", "managed_identity", ACS_CREDENTIALS),
+            app_insights_connection_string=reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+            app_insights_authentication_string=reader.optional("APPLICATIONINSIGHTS_AUTHENTICATION_STRING"),
         )
 
 

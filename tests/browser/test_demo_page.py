@@ -71,3 +71,53 @@ def test_sign_in_token_and_proactive_refresh(browser: Browser, demo_host: RealAp
         page.screenshot(path=str(artifacts_dir / "demo-page.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_operator_tab_lists_pages_and_previews(browser: Browser, demo_host: RealAppHost) -> None:
+    """Admin sign-in through the dev issuer (admin role), the devhost's function key from config.json;
+    identities made by users of this test are listed, paged, filtered by owner, and the preview shows."""
+    import urllib.request
+
+    from local_azure.issuer import DEFAULT_TENANT_ID
+
+    made = []
+    for n in range(3):
+        user = f"operator-tab-user-{n}-{time.time_ns()}"
+        token = demo_host.local_azure.mint_user_token(user, oid=user)
+        request = urllib.request.Request(
+            demo_host.base_url + "/api/token", method="POST", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            made.append((user, json.loads(response.read())["communicationUserId"]))
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(demo_host.base_url + "/demo/")
+        page.wait_for_selector("body[data-ready=true]")
+        page.click("#tab-operator")
+        assert page.locator("#user-view").is_hidden()
+        page.fill("#admin-id", "browser-admin")
+        page.click("#admin-sign-in-button")
+        page.wait_for_selector("#page-info[data-page='1']", timeout=20_000)
+        page.fill("#filter-page-size", "1")
+        page.click("#list-button")
+        page.wait_for_function("document.querySelectorAll('#identities tbody tr').length === 1", timeout=20_000)
+        first = page.get_attribute("#identities tbody tr", "data-id")
+        page.click("#next-page")
+        page.wait_for_selector("#page-info[data-page='2']", timeout=20_000)
+        second = page.get_attribute("#identities tbody tr", "data-id")
+        assert first and second and first != second
+
+        user, acs_id = made[1]
+        page.fill("#filter-owner", f"oid:{DEFAULT_TENANT_ID}:{user}")
+        page.fill("#filter-page-size", "10")
+        page.click("#list-button")
+        page.wait_for_selector(f"#identities tbody tr[data-id='{acs_id}']", timeout=20_000)
+        assert page.locator("#identities tbody tr").count() == 1
+
+        page.click("#preview-button")
+        page.wait_for_selector("#preview-summary[data-stale]", timeout=20_000)
+        assert "the next run would take" in page.inner_text("#preview-summary")
+        assert page.locator("#error").is_hidden(), page.inner_text("#error")
+    finally:
+        context.close()

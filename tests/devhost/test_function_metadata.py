@@ -69,11 +69,12 @@ def test_reported_metadata_matches_readme_and_openapi(real_app_host: RealAppHost
     readme = readme_promises()
     status, _, body = call(real_app_host.base_url + "/api/openapi.json")
     assert status == 200
-    assert len(readme) == 10 and reported == readme
+    assert len(readme) == 14 and reported == readme
     assert reported == openapi_promises(json.loads(body))
-    assert {level for (_, path), level in reported.items() if path.startswith("/api/identities")} == {"function"}
+    admin_paths = ("/api/identities", "/api/cleanup", "/api/users", "/api/metrics")
+    assert {level for (_, path), level in reported.items() if path.startswith(admin_paths)} == {"function"}
     assert sorted((trigger["type"], trigger["schedule"]) for _, trigger in timers) == [
         ("timerTrigger", "%CLEANUP_REPAIR_SCHEDULE%"),
         ("timerTrigger", "%CLEANUP_SCHEDULE%"),
     ]
-    assert len(functions) == 12
+    assert len(functions) == 16

@@ -97,6 +97,7 @@ class Caller:
         raw_body: bytes | None = None,
         headers: dict[str, str] | None = None,
         route_params: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
     ) -> Reply:
         all_headers = {"content-type": "application/json", **(headers or {})}
         if token:
@@ -109,7 +110,7 @@ class Caller:
             method=method,
             url=f"http://localhost:7071/api/{path}",
             headers=all_headers,
-            params={},
+            params=params or {},
             route_params=route_params or {},
             body=data,
         )

@@ -15,7 +15,7 @@ from token_service.registry import IdentityRecord
 bp = func.Blueprint()
 
 
-def _record_body(record: IdentityRecord) -> dict[str, Any]:
+def record_body(record: IdentityRecord) -> dict[str, Any]:
     def iso(value: Any) -> str | None:
         return value.isoformat() if value is not None else None
 
@@ -28,6 +28,7 @@ def _record_body(record: IdentityRecord) -> dict[str, Any]:
         "scopes": list(record.scopes),
         "deletedAt": iso(record.deleted_at),
         "deletedReason": record.deleted_reason,
+        "deletedBy": record.deleted_by,
     }
 
 
@@ -46,7 +47,7 @@ async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.H
     """The registry record, tombstones included."""
     runtime = await admin(req, context)
     record = await runtime.identities.get_record(identity_id(req))
-    return json_response(_record_body(record), 200, no_store=True)
+    return json_response(record_body(record), 200, no_store=True)
 
 
 @http_function(bp, "identities/{id}/token", "POST", ADMIN)

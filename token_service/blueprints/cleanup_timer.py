@@ -11,6 +11,7 @@ import azure.functions as func
 
 from token_service.registry.lease import CleanupLeaseHeld
 from token_service.runtime import get_runtime
+from token_service.telemetry import telemetry
 
 bp = func.Blueprint()
 log = logging.getLogger("token_service.cleanup")
@@ -23,6 +24,7 @@ async def _run_under_lease(kind: str, **overrides: object) -> None:
         log.info(json.dumps({"event": "cleanup_not_started", "kind": kind, "held_by": held.holder.owner,
                              "held_until": held.holder.until.isoformat(timespec="seconds")}))  # fmt: skip
         return
+    telemetry().cleanup_finished(summary)
     if summary.stopped_early:
         log.info("cleanup (%s) stopped early (%s); the next run continues", kind, summary.stopped_early)
 

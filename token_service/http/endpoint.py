@@ -17,6 +17,7 @@ import azure.functions as func
 from token_service.errors import ServiceError
 from token_service.http.responses import problem_response
 from token_service.observability import log_request, start_request
+from token_service.telemetry import record_request
 
 log = logging.getLogger("token_service.http")
 
@@ -66,6 +67,7 @@ def _with_errors_and_log(handler: Handler, route: str) -> Callable[[func.HttpReq
             frames = "".join(traceback.format_tb(error.__traceback__))
             log.error("unhandled %s in %s\n%s", type(error).__name__, function_name, frames)
             response = problem_response(500, code, "Internal error", "an unexpected error occurred")
+        record_request(function_name, response, code, (time.perf_counter() - started) * 1000)
         log_request(
             function=function_name,
             method=req.method,

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from token_service.http.operator_inputs import (
+    DEFAULT_PAGE_SIZE,
+    MAX_CONTINUATION,
+    MAX_PAGE_SIZE,
+    user_key_pattern,
+)
 from token_service.registry import IdentityState
 from token_service.settings import Settings
 from token_service.token_rules import (
@@ -54,6 +60,31 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
         },
     }
     no_body_request = {"type": "object", "additionalProperties": False, "maxProperties": 0}
+    issuers = settings.auth_issuers if settings else ()
+    user_key_schema = {"type": "string", "pattern": f"^{user_key_pattern(issuers)}$"}
+    moment = {"type": "string", "format": "date-time"}
+
+    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+    list_parameters = [
+        query("state", {"type": "string", "enum": [state.value for state in IdentityState]}, "Record state"),
+        query("owner", user_key_schema, "Owner's user key (oid:<tid>:<oid> or sub:<iss>:<sub>)"),
+        query("lastActivityBefore", moment, "Last token (or creation) before this; live identities only"),
+        query("lastActivityAfter", moment, "Last token (or creation) at or after this; live identities only"),
+        query("createdBefore", moment, "Created before this"),
+        query("createdAfter", moment, "Created at or after this"),
+        query(
+            "pageSize",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+            "Records per page at most (a sparse filter may answer fewer, with a continuation)",
+        ),
+        query(
+            "continuation",
+            {"type": "string", "pattern": f"^[A-Za-z0-9_-]{{1,{MAX_CONTINUATION}}}$"},
+            "The previous page's continuation, with the same filters",
+        ),
+    ]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -106,6 +137,13 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                 }
             },
             "/identities": {
+                "get": {
+                    "operationId": "list_identities",
+                    "summary": "List and search registry records (paged; indexed filters)",
+                    "security": ADMIN,
+                    "parameters": list_parameters,
+                    "responses": {"200": _ok("A page", "IdentityPage"), **_errors(400, 401, 403, 503)},
+                },
                 "post": {
                     "operationId": "create_identity",
                     "summary": "Create an identity, optionally with a token",
@@ -115,7 +153,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                         "201": _ok("Created", "CreatedIdentity"),
                         **_errors(400, 401, 403, 413, 415, 429, 503),
                     },
-                }
+                },
             },
             "/identities/{id}": {
                 "get": {
@@ -154,6 +192,42 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                     "parameters": [ID_PARAMETER],
                     "requestBody": {"required": False, "content": {"application/json": {"schema": no_body_request}}},
                     "responses": {"204": {"description": "Revoked"}, **_errors(400, 401, 403, 404, 413, 415, 429, 503)},
+                }
+            },
+            "/cleanup/preview": {
+                "get": {
+                    "operationId": "preview_cleanup",
+                    "summary": "What the next cleanup run would revoke and delete (changes nothing)",
+                    "security": ADMIN,
+                    "responses": {"200": _ok("Preview", "CleanupPreview"), **_errors(400, 401, 403, 503)},
+                }
+            },
+            "/users/{userKey}": {
+                "delete": {
+                    "operationId": "erase_user_identities",
+                    "summary": "Erase a user: revoke and delete their identities, remove their mapping (idempotent)",
+                    "security": ADMIN,
+                    "parameters": [
+                        {
+                            "name": "userKey",
+                            "in": "path",
+                            "required": True,
+                            "description": "The user key, percent-encoded (oid:<tid>:<oid> or sub:<iss>:<sub>)",
+                            "schema": user_key_schema,
+                        }
+                    ],
+                    "responses": {
+                        "204": {"description": "Erased (or nothing left)"},
+                        **_errors(400, 401, 403, 429, 503),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics_snapshot",
+                    "summary": "This worker's metrics (OpenTelemetry, in-memory reader)",
+                    "security": ADMIN,
+                    "responses": {"200": _ok("Snapshot", "MetricsSnapshot"), **_errors(400, 401, 403)},
                 }
             },
             "/health": {
@@ -223,6 +297,57 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                         "scopes": {"type": "array", "items": {"type": "string"}},
                         "deletedAt": {"type": ["string", "null"], "format": "date-time"},
                         "deletedReason": {"type": ["string", "null"]},
+                        "deletedBy": {"type": ["string", "null"]},
+                    },
+                },
+                "IdentityPage": {
+                    "type": "object",
+                    "required": ["items", "continuation"],
+                    "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/IdentityRecord"}},
+                        "continuation": {"type": ["string", "null"]},
+                    },
+                },
+                "CleanupPreview": {
+                    "type": "object",
+                    "required": ["cutoff", "dryRun", "staleCount", "pendingDeletions", "wouldTake", "candidates"],
+                    "properties": {
+                        "cutoff": {"type": "string", "format": "date-time"},
+                        "dryRun": {"type": "boolean"},
+                        "staleCount": {"type": "integer", "minimum": 0},
+                        "pendingDeletions": {"type": "integer", "minimum": 0},
+                        "wouldTake": {"type": "integer", "minimum": 0},
+                        "maxPerRun": {"type": "integer"},
+                        "candidates": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["communicationUserId", "lastActivity"],
+                                "properties": {
+                                    "communicationUserId": {"type": "string"},
+                                    "owner": {"type": ["string", "null"]},
+                                    "lastActivity": {"type": "string", "format": "date-time"},
+                                },
+                            },
+                        },
+                    },
+                },
+                "MetricsSnapshot": {
+                    "type": "object",
+                    "required": ["metrics"],
+                    "properties": {
+                        "metrics": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "points"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "unit": {"type": "string"},
+                                    "points": {"type": "array", "items": {"type": "object"}},
+                                },
+                            },
+                        }
                     },
                 },
                 "Health": {

@@ -62,6 +62,7 @@ class IdentityRecord:
     deleted_at: datetime | None = None
     deleted_reason: str | None = None
     etag: str | None = None
+    deleted_by: str | None = None  # who asked for the deletion: a hashed admin user key, nothing else
 
     @property
     def last_activity(self) -> datetime:
@@ -118,7 +119,7 @@ def identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
         "activity_day": record.activity_day,
         "mapping_etag": record.mapping_etag or "",
     }
-    for name in ("last_token_at", "deleted_at", "deleted_reason"):
+    for name in ("last_token_at", "deleted_at", "deleted_reason", "deleted_by"):
         value = getattr(record, name)
         if value is not None:
             entity[name] = value
@@ -138,6 +139,7 @@ def identity_from_entity(entity: Any) -> IdentityRecord:
         deleted_at=entity.get("deleted_at"),
         deleted_reason=entity.get("deleted_reason"),
         etag=entity.metadata["etag"],
+        deleted_by=entity.get("deleted_by"),
     )
 
 

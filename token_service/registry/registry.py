@@ -16,6 +16,15 @@ from azure.core.credentials_async import AsyncTokenCredential
 from token_service.clock import day_key
 from token_service.registry.claims import CleanupClaim, claim_from_entity
 from token_service.registry.lease import LEASE_SECONDS, CleanupLease
+from token_service.registry.listing import (
+    IdentityFilter,
+    ListingPage,
+    created_index_row,
+    deleted_index_row,
+    list_identities,
+    owner_index_row,
+    owner_partition,
+)
 from token_service.registry.records import (
     ACTIVITY_PREFIX,
     DELETING_PARTITION,
@@ -71,6 +80,7 @@ class Registry:
         etag = await self._table.create(identity_to_entity(record))
         inserted = replace(record, etag=etag)
         await self.put_activity(inserted)
+        await self.put_listing_rows(inserted)
         return inserted
 
     async def touch_identity(self, record: IdentityRecord, now: datetime, scopes: tuple[str, ...]) -> IdentityRecord:
@@ -115,6 +125,7 @@ class Registry:
         whether a deleting-index row may exist (cleanup claims write none) and must be removed.
         """
         await self._table.merge(_state_patch(acs_id, IdentityState.DELETED, reason, now))
+        await self._table.replace(deleted_index_row(acs_id, now), None)
         if owner:
             await self.remove_mapping(owner, acs_id, mapping_etag)
         if activity_day:
@@ -268,6 +279,11 @@ class Registry:
         """Give up a claim (its create failed): the row goes idle, keeping its rate windows."""
         await self.update_mapping(claim.user_key, claim, {"state": MappingState.IDLE.value, "acs_id": ""})
 
+    async def erase_mapping(self, mapping: UserMapping) -> None:
+        """Remove the row whole (an operator's erasure: it names the user), only if unchanged since read."""
+        key = user_partition(mapping.user_key)
+        await self._table.delete(key, key, mapping.etag)
+
     async def remove_mapping(self, user_key: str, acs_id: str, mapping_etag: str | None) -> None:
         """The identity is gone: the user's mapping goes idle if it still names `acs_id` (rate windows kept,
         so deleting oneself never resets a limit). `mapping_etag` is accepted for older callers."""
@@ -281,6 +297,28 @@ class Registry:
                 return
             except Conflict:
                 continue
+
+    # -- listing indexes (registry/listing.py) -------------------------------------------------
+
+    async def put_listing_rows(self, record: IdentityRecord) -> None:
+        """The owner and created index rows of a new identity (idempotent upserts)."""
+        await self._table.replace(created_index_row(record), None)
+        owner_row = owner_index_row(record)
+        if owner_row is not None:
+            await self._table.replace(owner_row, None)
+
+    async def list_identities(
+        self, filters: IdentityFilter, page_size: int, continuation: str | None = None
+    ) -> ListingPage:
+        return await list_identities(self._table, filters, page_size, continuation)
+
+    async def owned_identity_ids(self, user_key: str, page_size: int = 1000) -> list[str]:
+        """Every identity the owner index knows for this user, tombstones included."""
+        query = "PartitionKey eq @pk"
+        return [row["RowKey"] async for row in self._table.query(query, {"pk": owner_partition(user_key)}, page_size)]
+
+    async def note_deleted_by(self, acs_id: str, who: str) -> None:
+        await self._table.merge({"PartitionKey": acs_id, "RowKey": acs_id, "deleted_by": who})
 
 
 def _state_patch(acs_id: str, state: IdentityState, reason: str, now: datetime) -> dict[str, object]:

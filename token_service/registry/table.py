@@ -102,6 +102,22 @@ class Table:
             async for entity in self._table.query_entities(query, parameters=parameters, results_per_page=page_size):
                 yield entity
 
+    async def query_page(
+        self, query: str, parameters: dict[str, Any], page_size: int, continuation: Any, select: list[str] | None
+    ) -> tuple[list[Any], Any]:
+        """One page of a query and Table Storage's own continuation for the next (None at the end)."""
+        await self.ensure()
+        with storage_errors():
+            pages = self._table.query_entities(
+                query, parameters=parameters, results_per_page=page_size, select=select
+            ).by_page(continuation_token=continuation)
+            try:
+                page = await pages.__anext__()
+            except StopAsyncIteration:
+                return [], None
+            rows = [entity async for entity in page]
+            return rows, pages.continuation_token  # type: ignore[attr-defined]
+
     async def create(self, entity: dict[str, Any]) -> str:
         await self.ensure()
         with storage_errors():

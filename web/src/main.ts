@@ -1,5 +1,6 @@
 // Demo page: dev sign-in, POST /api/token, and AzureCommunicationTokenCredential refreshing proactively.
 import { AzureCommunicationTokenCredential } from "@azure/communication-common";
+import { setUpOperator } from "./operator";
 
 interface DemoConfig {
   apiBase: string;
@@ -7,6 +8,7 @@ interface DemoConfig {
   audience: string | null;
   scopes: string[];
   expiresInMinutes: number;
+  functionKey: string | null;
 }
 
 interface TokenResponse {
@@ -30,7 +32,7 @@ async function loadConfig(): Promise<DemoConfig> {
   const response = await fetch("./config.json", { cache: "no-store" });
   const config: DemoConfig = response.ok
     ? await response.json()
-    : { apiBase: "", issuerMintUrl: null, audience: null, scopes: ["voip"], expiresInMinutes: 60 };
+    : { apiBase: "", issuerMintUrl: null, audience: null, scopes: ["voip"], expiresInMinutes: 60, functionKey: null };
   const query = new URLSearchParams(location.search);
   return {
     apiBase: query.get("apiBase") ?? config.apiBase ?? "",
@@ -38,6 +40,7 @@ async function loadConfig(): Promise<DemoConfig> {
     audience: query.get("audience") ?? config.audience,
     scopes: query.get("scopes")?.split(",") ?? config.scopes,
     expiresInMinutes: Number(query.get("expiresInMinutes") ?? config.expiresInMinutes),
+    functionKey: config.functionKey ?? null,
   };
 }
 
@@ -165,6 +168,7 @@ async function main(): Promise<void> {
       .finally(() => (button.disabled = false));
   });
   $("sign-out").addEventListener("click", signOut);
+  setUpOperator(config, showError);
   document.body.dataset.ready = "true";
 }
 

@@ -1,0 +1,305 @@
+"""The operator's routes, in process against real local_azure and Azurite, on a private registry table
+with a movable clock: listing and search with paging, the cleanup preview, erasing a user."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.function_app.conftest import Caller, new_user, user_key
+from token_service.http.inputs import checked_token_request
+from token_service.registry import IdentityState
+from token_service.runtime import Runtime, build_runtime, reset_runtime
+from token_service.settings import Settings
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+OLD = NOW - timedelta(days=60)
+
+
+@dataclass
+class Ops:
+    runtime: Runtime
+    clock: list[datetime]
+    caller: Caller
+
+    async def user_identity(self, oid: str, at: datetime) -> str:
+        self.clock[0] = at
+        request = checked_token_request(None, None, self.runtime.settings)
+        result = await self.runtime.identities.token_for_user(user_key(oid), request)
+        self.clock[0] = NOW
+        return result.communication_user_id
+
+    async def admin_identity(self, at: datetime) -> str:
+        self.clock[0] = at
+        record, _ = await self.runtime.identities.create_identity(None)
+        self.clock[0] = NOW
+        return record.acs_id
+
+    async def list_page(self, **params: str) -> Any:
+        return await self.caller.call(
+            "list_identities", "GET", "identities", token=self.caller.admin_token(), params=params
+        )
+
+    async def all_pages(self, **params: str) -> tuple[list[str], int]:
+        ids: list[str] = []
+        pages = 0
+        continuation: str | None = None
+        while True:
+            query = {**params, **({"continuation": continuation} if continuation else {})}
+            reply = await self.list_page(**query)
+            assert reply.status == 200, reply.body
+            pages += 1
+            ids += [item["communicationUserId"] for item in reply.json["items"]]
+            continuation = reply.json["continuation"]
+            if continuation is None:
+                return ids, pages
+
+
+@pytest.fixture
+async def ops(caller: Caller, app_environment: dict[str, str]) -> AsyncIterator[Ops]:
+    clock = [NOW]
+    table = "operator" + uuid.uuid4().hex[:10]
+    settings = Settings.from_env({**app_environment, "REGISTRY_TABLE": table, "STALE_IDENTITY_DAYS": "30"})
+    runtime = build_runtime(settings, clock=lambda: clock[0])
+    await reset_runtime(runtime)
+    yield Ops(runtime, clock, caller)
+
+
+async def test_list_filters_and_pages_with_table_continuations(ops: Ops) -> None:
+    old_users = {new_user(): None for _ in range(3)}
+    old = [await ops.user_identity(oid, OLD) for oid in old_users]
+    recent = [await ops.user_identity(new_user(), NOW - timedelta(days=1)) for _ in range(2)]
+    admin_made = await ops.admin_identity(NOW - timedelta(days=10))
+    everything = set(old) | set(recent) | {admin_made}
+
+    ids, pages = await ops.all_pages(pageSize="2")
+    assert sorted(ids) == sorted(everything) and len(ids) == len(set(ids))
+    assert pages >= 3  # really paged, two at a time
+
+    stale, _ = await ops.all_pages(lastActivityBefore=(NOW - timedelta(days=30)).isoformat())
+    assert set(stale) == set(old)
+    fresh, _ = await ops.all_pages(lastActivityAfter=(NOW - timedelta(days=2)).isoformat())
+    assert set(fresh) == set(recent)
+    created, _ = await ops.all_pages(
+        createdAfter=(NOW - timedelta(days=11)).isoformat(), createdBefore=(NOW - timedelta(days=9)).isoformat()
+    )
+    assert created == [admin_made]
+    owner = next(iter(old_users))
+    mine = await ops.list_page(owner=user_key(owner))
+    assert [item["communicationUserId"] for item in mine.json["items"]] == [old[0]]
+    assert mine.json["items"][0]["owner"] == user_key(owner)
+
+    await ops.runtime.identities.delete(recent[0], "admin-request")
+    deleted, _ = await ops.all_pages(state="deleted")
+    assert deleted == [recent[0]]
+    active, _ = await ops.all_pages(state="active", pageSize="200")
+    assert set(active) == everything - {recent[0]}
+
+
+async def test_a_continuation_is_bound_to_its_filters(ops: Ops) -> None:
+    for _ in range(3):
+        await ops.admin_identity(NOW)
+    first = await ops.list_page(pageSize="1", state="active")
+    token = first.json["continuation"]
+    assert token
+    other = await ops.list_page(pageSize="1", continuation=token)
+    assert (other.status, other.json["code"]) == (400, "invalid_continuation")
+    same = await ops.list_page(pageSize="1", state="active", continuation=token)
+    assert same.status == 200 and same.json["items"][0] != first.json["items"][0]
+    # A forged token with the right fingerprint but keys this registry never writes: refused, not sent on.
+    payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    payload["t"] = {"PartitionKey": "x' or 1 eq 1", "RowKey": "a"}
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    reply = await ops.list_page(state="active", continuation=forged)
+    assert (reply.status, reply.json["code"]) == (400, "invalid_continuation")
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"sate": "active"}, "unknown_field"),
+        ({"state": "gone"}, "invalid_request"),
+        ({"pageSize": "0"}, "invalid_request"),
+        ({"pageSize": "201"}, "invalid_request"),
+        ({"pageSize": "ten"}, "invalid_request"),
+        ({"continuation": "not base64!"}, "invalid_continuation"),
+        ({"continuation": "bm90IGpzb24"}, "invalid_continuation"),
+        ({"createdAfter": "yesterday"}, "invalid_request"),
+        ({"createdAfter": "2026-01-01T00:00:00"}, "invalid_request"),
+        ({"owner": "alice"}, "invalid_user_key"),
+        ({"owner": "sub:https://evil.example/:alice"}, "invalid_user_key"),
+    ],
+)
+async def test_bad_listing_queries_are_400_problems(ops: Ops, params: dict[str, str], code: str) -> None:
+    reply = await ops.list_page(**params)
+    assert reply.status == 400, reply.body
+    assert reply.headers["Content-Type"].startswith("application/problem+json")
+    assert reply.json["code"] == code
+
+
+async def test_operator_routes_need_the_admin_role(ops: Ops) -> None:
+    user = ops.caller.user_token(new_user())
+    for name, method, route, route_params in [
+        ("list_identities", "GET", "identities", None),
+        ("preview_cleanup", "GET", "cleanup/preview", None),
+        ("erase_user_identities", "DELETE", "users/{userKey}", {"userKey": user_key(new_user())}),
+    ]:
+        reply = await ops.caller.call(name, method, route, token=user, route_params=route_params)
+        assert (reply.status, reply.json["code"]) == (403, "forbidden")
+        reply = await ops.caller.call(name, method, route, route_params=route_params)
+        assert reply.status == 401
+
+
+async def test_cleanup_preview_is_what_the_run_then_does_and_changes_nothing(ops: Ops) -> None:
+    stale = {await ops.user_identity(new_user(), OLD - timedelta(days=n)) for n in range(3)}
+    stale.add(await ops.admin_identity(OLD))
+    fresh = await ops.user_identity(new_user(), NOW - timedelta(days=1))
+    live_before = {identity["id"] for identity in ops.caller.local_azure.identities(live_only=True)}
+
+    reply = await ops.caller.call("preview_cleanup", "GET", "cleanup/preview", token=ops.caller.admin_token())
+    assert reply.status == 200, reply.body
+    body = reply.json
+    assert body["staleCount"] == 4 and body["wouldTake"] == 4 and body["pendingDeletions"] == 0
+    assert {c["communicationUserId"] for c in body["candidates"]} == stale
+    assert all(datetime.fromisoformat(c["lastActivity"]) < NOW - timedelta(days=30) for c in body["candidates"])
+    assert {identity["id"] for identity in ops.caller.local_azure.identities(live_only=True)} == live_before
+    for acs_id in stale:
+        record = await ops.runtime.registry.get_identity(acs_id)
+        assert record is not None and record.state == IdentityState.ACTIVE
+    refused = await ops.caller.call(
+        "preview_cleanup", "GET", "cleanup/preview", token=ops.caller.admin_token(), params={"all": "1"}
+    )
+    assert (refused.status, refused.json["code"]) == (400, "unknown_field")
+
+    summary = await ops.runtime.cleanup(dry_run=False).run()
+    assert summary.deleted == body["wouldTake"]
+    record = await ops.runtime.registry.get_identity(fresh)
+    assert record is not None and record.state == IdentityState.ACTIVE
+
+
+async def test_erase_user_removes_every_identity_of_theirs_and_is_idempotent(ops: Ops) -> None:
+    oid = new_user()
+    key = user_key(oid)
+    first = await ops.user_identity(oid, NOW - timedelta(days=3))
+    # A leftover: an earlier identity of the same owner still live (its mapping moved on).
+    mapping = await ops.runtime.registry.get_mapping(key)
+    assert mapping is not None
+    await ops.runtime.registry.release_mapping(mapping)
+    second = await ops.user_identity(oid, NOW)
+    assert second != first
+    bystander = await ops.user_identity(new_user(), NOW)
+    admin = ops.caller.admin_token("operator-1")
+
+    reply = await ops.caller.call(
+        "erase_user_identities", "DELETE", "users/{userKey}", token=admin, route_params={"userKey": key}
+    )
+    assert reply.status == 204, reply.body
+    live = {identity["id"] for identity in ops.caller.local_azure.identities(live_only=True)}
+    assert first not in live and second not in live and bystander in live
+    assert await ops.runtime.registry.read_mapping(key) is None, "no row names the erased user"
+    for acs_id in (first, second):
+        got = await ops.caller.call("get_identity", "GET", "identities/{id}", token=admin, route_params={"id": acs_id})
+        assert got.json["state"] == "deleted" and got.json["deletedReason"] == "erased-by-admin"
+        who = got.json["deletedBy"]
+        assert who and "operator-1" not in who and len(who) == 16  # hashed, no personal data
+    again = await ops.caller.call(
+        "erase_user_identities", "DELETE", "users/{userKey}", token=admin, route_params={"userKey": key}
+    )
+    assert again.status == 204
+    nobody = await ops.caller.call(
+        "erase_user_identities", "DELETE", "users/{userKey}", token=admin,
+        route_params={"userKey": user_key(new_user())},
+    )  # fmt: skip
+    assert nobody.status == 204
+    # The user starts afresh with their next token.
+    reply = await ops.caller.call("issue_user_token", "POST", "token", token=ops.caller.user_token(oid))
+    assert reply.status == 201
+
+
+@pytest.mark.parametrize("bad", ["alice", "oid:only-one-part", "sub:https://evil.example/:alice", "oid:a b:c", ""])
+async def test_erase_refuses_malformed_and_foreign_user_keys(ops: Ops, bad: str) -> None:
+    reply = await ops.caller.call(
+        "erase_user_identities", "DELETE", "users/{userKey}", token=ops.caller.admin_token(),
+        route_params={"userKey": bad},
+    )  # fmt: skip
+    assert (reply.status, reply.json["code"]) == (400, "invalid_user_key")
+
+
+async def test_metrics_count_what_happened_and_carry_no_user_key_or_token(ops: Ops) -> None:
+    from token_service.telemetry import ALLOWED_ATTRIBUTES, attributes_in
+
+    def value(snapshot: dict[str, Any], name: str, **attributes: Any) -> float:
+        total = 0.0
+        for metric in snapshot["metrics"]:
+            if metric["name"] != name:
+                continue
+            for point in metric["points"]:
+                if all(point["attributes"].get(k) == v for k, v in attributes.items()):
+                    total += point.get("value", point.get("count", 0))
+        return total
+
+    async def snapshot() -> dict[str, Any]:
+        reply = await ops.caller.call("metrics_snapshot", "GET", "metrics", token=ops.caller.admin_token())
+        assert reply.status == 200, reply.body
+        return dict(reply.json)
+
+    before = await snapshot()
+    oid = "metrics-" + uuid.uuid4().hex
+    token = ops.caller.user_token(oid)
+    first = await ops.caller.call("issue_user_token", "POST", "token", token=token)
+    second = await ops.caller.call("issue_user_token", "POST", "token", token=token)
+    assert (first.status, second.status) == (201, 200)
+    acs_id = first.json["communicationUserId"]
+    await ops.runtime.identities.delete(acs_id, "admin-request")
+    ops.caller.local_azure.set_faults(rate_limits={"issue": {"limit": 0, "window_seconds": 30}})
+    try:
+        admin_made, _ = await ops.runtime.identities.create_identity(None)
+        throttled = await ops.caller.call(
+            "issue_identity_token", "POST", "identities/{id}/token", token=ops.caller.admin_token(),
+            route_params={"id": admin_made.acs_id},
+        )  # fmt: skip
+        assert throttled.status == 429
+    finally:
+        ops.caller.local_azure.reset_faults()
+    after = await snapshot()
+
+    def grew(name: str, **attributes: Any) -> float:
+        return value(after, name, **attributes) - value(before, name, **attributes)
+
+    assert grew("acs_token_service.tokens.issued", function="issue_user_token") == 2
+    assert grew("acs_token_service.identities.created", client="request") == 2
+    assert grew("acs_token_service.identities.deleted", client="request") == 1
+    assert grew("acs_token_service.acs.calls", operation="issue", outcome="429") >= 1
+    assert grew("acs_token_service.http.requests", function="issue_identity_token", status=429) == 1
+    text = json.dumps(after)
+    for secret in (oid, user_key(oid), token, first.json["token"], second.json["token"], acs_id):
+        assert secret not in text
+    assert attributes_in(after) <= ALLOWED_ATTRIBUTES
+
+
+async def test_our_rate_limit_is_counted(ops: Ops, app_environment: dict[str, str]) -> None:
+    from token_service.telemetry import telemetry
+
+    settings = Settings.from_env(
+        {**app_environment, "TOKEN_RATE_PER_MINUTE": "1", "REGISTRY_TABLE": "ratelim" + uuid.uuid4().hex[:8]}
+    )
+    await reset_runtime(build_runtime(settings))
+
+    def limited() -> float:
+        for metric in telemetry().snapshot()["metrics"]:
+            if metric["name"] == "acs_token_service.http.rate_limited":
+                return float(sum(point["value"] for point in metric["points"]))
+        return 0.0
+
+    before = limited()
+    token = ops.caller.user_token(new_user())
+    statuses = [(await ops.caller.call("issue_user_token", "POST", "token", token=token)).status for _ in range(2)]
+    assert statuses == [201, 429]
+    assert limited() - before == 1

@@ -1,0 +1,81 @@
+"""The operator's routes (admin role AND function key): list and search identities, preview the cleanup,
+erase a user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from token_service.blueprints.admin_routes import record_body
+from token_service.erasure import erase_user
+from token_service.http.callers import admin
+from token_service.http.endpoint import ADMIN, RequestContext, http_function
+from token_service.http.operator_inputs import (
+    DEFAULT_PAGE_SIZE,
+    InvalidContinuation,
+    listing_query,
+    no_query,
+    query_parameters,
+    user_key,
+)
+from token_service.http.responses import json_response, no_content
+from token_service.observability import hash_user
+from token_service.registry.listing import BadContinuation
+from token_service.telemetry import telemetry
+
+bp = func.Blueprint()
+
+
+@http_function(bp, "identities", "GET", ADMIN)
+async def list_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """A page of registry records matching the filters, and the token for the next page."""
+    runtime = await admin(req, context)
+    filters, page_size, continuation = listing_query(
+        query_parameters(req.url, req.params), runtime.settings.auth_issuers
+    )
+    try:
+        page = await runtime.registry.list_identities(filters, page_size, continuation)
+    except BadContinuation as error:
+        raise InvalidContinuation(str(error)) from None
+    body = {"items": [record_body(record) for record in page.records], "continuation": page.continuation}
+    return json_response(body, 200, no_store=True)
+
+
+@http_function(bp, "cleanup/preview", "GET", ADMIN)
+async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """What the next cleanup run would revoke and delete, from the run's own code; changes nothing."""
+    runtime = await admin(req, context)
+    no_query(query_parameters(req.url, req.params))
+    preview = await runtime.cleanup().preview(DEFAULT_PAGE_SIZE)
+    body: dict[str, Any] = {
+        "cutoff": preview.cutoff.isoformat(),
+        "dryRun": runtime.settings.cleanup_dry_run,
+        "staleCount": preview.stale,
+        "pendingDeletions": preview.pending_deletions,
+        "wouldTake": preview.would_take,
+        "maxPerRun": runtime.settings.cleanup_max_per_run,
+        "candidates": [
+            {"communicationUserId": entry.acs_id, "owner": entry.owner, "lastActivity": entry.last_activity.isoformat()}
+            for entry in preview.candidates
+        ],
+    }
+    return json_response(body, 200, no_store=True)
+
+
+@http_function(bp, "users/{userKey}", "DELETE", ADMIN)
+async def erase_user_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """Erase a user: revoke and delete every identity the registry knows for them, remove their mapping."""
+    runtime = await admin(req, context)
+    key = user_key(req.route_params, runtime.settings.auth_issuers)
+    who = hash_user(context.user_key) or "unknown"
+    await erase_user(runtime.registry, runtime.identities, key, who)
+    return no_content()
+
+
+@http_function(bp, "metrics", "GET", ADMIN)
+async def metrics_snapshot(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+    """This worker's metrics since it started (the in-memory reader): visible without Azure."""
+    await admin(req, context)
+    no_query(query_parameters(req.url, req.params))
+    return json_response(telemetry().snapshot(), 200, no_store=True)

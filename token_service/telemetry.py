@@ -1,0 +1,206 @@
+"""Metrics with OpenTelemetry: what an operator watches (tokens, creates, deletions, ACS calls and
+throttles, rate-limited requests, cleanup progress).
+
+Always read into an in-memory reader (`GET /api/metrics` shows it to admins); exported to Application
+Insights through azure-monitor-opentelemetry only when APPLICATIONINSIGHTS_CONNECTION_STRING is set, with
+Entra auth when APPLICATIONINSIGHTS_AUTHENTICATION_STRING says `Authorization=AAD`.
+The SDK is imported on first use, not when the app is imported (cold start).
+
+Attributes come from fixed vocabularies only (function names, status codes, ACS operations and outcomes,
+problem codes): never a user key, an identity id or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from token_service.acs_gateway import AcsCall
+    from token_service.cleanup import CleanupSummary
+
+log = logging.getLogger("token_service.telemetry")
+METER = "acs_token_service"
+TOKEN_FUNCTIONS = frozenset({"issue_user_token", "exchange_teams_token", "issue_identity_token", "create_identity"})
+CLEANUP_FIELDS = ("revoked", "deleted", "already_gone", "failed", "survived", "resumed")
+ALLOWED_ATTRIBUTES = frozenset({"function", "status", "operation", "outcome", "client", "code", "result", "stopped"})
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    connection_string: str | None = None
+    authentication_string: str | None = None
+    client_id: str | None = None  # AZURE_CLIENT_ID: the user-assigned identity, when the auth string names none
+
+
+def entra_client_id(authentication_string: str | None, default: str | None) -> tuple[bool, str | None]:
+    """(use Entra?, client id) from `ClientId=<id>;Authorization=AAD`, as Application Insights documents it."""
+    if not authentication_string:
+        return False, None
+    parts = dict(part.split("=", 1) for part in authentication_string.split(";") if "=" in part)
+    lowered = {key.strip().lower(): value.strip() for key, value in parts.items()}
+    if lowered.get("authorization") != "AAD":
+        return False, None
+    return True, lowered.get("clientid") or default
+
+
+@dataclass
+class Telemetry:
+    reader: Any
+    meter: Any
+    instruments: dict[str, Any] = field(default_factory=dict)
+    _cleanup_seen: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, config: ExportConfig) -> Telemetry:
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        reader = InMemoryMetricReader()
+        if config.connection_string:
+            provider = _azure_monitor(config, reader)
+        else:
+            provider = MeterProvider(metric_readers=[reader])
+        meter = (provider or metrics.get_meter_provider()).get_meter(METER)
+        telemetry = cls(reader, meter)
+        telemetry._create_instruments()
+        return telemetry
+
+    def _create_instruments(self) -> None:
+        m = self.meter
+        self.instruments = {
+            "tokens": m.create_counter("acs_token_service.tokens.issued", "{token}", "Tokens handed out"),
+            "created": m.create_counter("acs_token_service.identities.created", "{identity}", "ACS identities made"),
+            "deleted": m.create_counter("acs_token_service.identities.deleted", "{identity}", "ACS identities deleted"),
+            "acs_calls": m.create_counter(
+                "acs_token_service.acs.calls", "{call}", "ACS calls by operation and outcome"
+            ),
+            "acs_duration": m.create_histogram("acs_token_service.acs.duration", "ms", "ACS call duration"),
+            "requests": m.create_counter("acs_token_service.http.requests", "{request}", "HTTP requests by status"),
+            "request_duration": m.create_histogram("acs_token_service.http.duration", "ms", "HTTP request duration"),
+            "rate_limited": m.create_counter(
+                "acs_token_service.http.rate_limited", "{request}", "Requests refused by our per-user limit"
+            ),
+            "cleanup_items": m.create_counter(
+                "acs_token_service.cleanup.items", "{identity}", "Cleanup progress by result"
+            ),
+            "cleanup_runs": m.create_counter("acs_token_service.cleanup.runs", "{run}", "Cleanup runs finished"),
+        }
+
+    # -- recording (cheap; called on hot paths) ---------------------------------------------------
+
+    def acs_call(self, call: AcsCall, client: str) -> None:
+        attributes = {"operation": call.operation, "outcome": call.outcome, "client": client}
+        self.instruments["acs_calls"].add(1, attributes)
+        self.instruments["acs_duration"].record(call.duration_ms, attributes)
+        if call.outcome == "ok" and call.operation == "create":
+            self.instruments["created"].add(1, {"client": client})
+        elif call.outcome == "ok" and call.operation == "delete":
+            self.instruments["deleted"].add(1, {"client": client})
+
+    def request(self, function: str, status: int, code: str | None, duration_ms: float, token_issued: bool) -> None:
+        self.instruments["requests"].add(1, {"function": function, "status": status})
+        self.instruments["request_duration"].record(duration_ms, {"function": function})
+        if code == "rate_limited":
+            self.instruments["rate_limited"].add(1, {"function": function})
+        if token_issued:
+            self.instruments["tokens"].add(1, {"function": function})
+
+    def cleanup_progress(self, summary: CleanupSummary) -> None:
+        """Counts what changed since this run's last report (the summary is cumulative)."""
+        seen = self._cleanup_seen.setdefault(id(summary), dict.fromkeys(CLEANUP_FIELDS, 0))
+        for name in CLEANUP_FIELDS:
+            value = int(getattr(summary, name))
+            if value > seen[name]:
+                self.instruments["cleanup_items"].add(value - seen[name], {"result": name})
+                seen[name] = value
+
+    def cleanup_finished(self, summary: CleanupSummary) -> None:
+        self.cleanup_progress(summary)
+        self._cleanup_seen.pop(id(summary), None)
+        self.instruments["cleanup_runs"].add(1, {"stopped": summary.stopped_early or "done"})
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The in-memory reader's view, as plain JSON: one entry per metric, its points with attributes."""
+        data = self.reader.get_metrics_data()
+        metrics: list[dict[str, Any]] = []
+        for resource in data.resource_metrics if data else []:
+            for scope in resource.scope_metrics:
+                if scope.scope.name != METER:
+                    continue
+                for metric in scope.metrics:
+                    points = [_point(point) for point in metric.data.data_points]
+                    metrics.append({"name": metric.name, "unit": metric.unit, "points": points})
+        return {"metrics": sorted(metrics, key=lambda m: m["name"])}
+
+
+def _point(point: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"attributes": dict(point.attributes or {})}
+    if hasattr(point, "bucket_counts"):
+        body.update(count=point.count, sum=round(point.sum, 3), min=round(point.min, 3), max=round(point.max, 3))
+    else:
+        body["value"] = point.value
+    return body
+
+
+def _azure_monitor(config: ExportConfig, reader: Any) -> Any:
+    """Application Insights through the distro; our in-memory reader rides along. Only metrics: the
+    Functions host already ships logs and requests."""
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    options: dict[str, Any] = {
+        "connection_string": config.connection_string,
+        "metric_readers": [reader],
+        "disable_logging": True,
+        "disable_tracing": True,
+        "enable_live_metrics": False,
+    }
+    use_entra, client_id = entra_client_id(config.authentication_string, config.client_id)
+    if use_entra:
+        # Sync credential: the exporter runs in its own thread. Explicit, so no other credential is tried.
+        from azure.identity import ManagedIdentityCredential
+
+        options["credential"] = ManagedIdentityCredential(client_id=client_id)
+    configure_azure_monitor(**options)
+    log.info("metrics export to Application Insights configured (Entra auth: %s)", use_entra)
+    return None
+
+
+_lock = threading.Lock()
+_instance: Telemetry | None = None
+
+
+def start_telemetry(config: ExportConfig) -> Telemetry:
+    """The worker's telemetry; the first configuration wins (a meter provider is set once per process)."""
+    global _instance
+    with _lock:
+        if _instance is None:
+            _instance = Telemetry.start(config)
+        return _instance
+
+
+def telemetry() -> Telemetry:
+    return _instance if _instance is not None else start_telemetry(ExportConfig())
+
+
+def record_request(function: str, response: Any, code: str | None, duration_ms: float) -> None:
+    """One request's metrics; never lets a metrics failure touch the response."""
+    status = int(response.status_code)
+    issued = function in TOKEN_FUNCTIONS and status in (200, 201)
+    if issued and function == "create_identity":
+        issued = b'"token"' in (response.get_body() or b"")  # created with a token, or without
+    try:
+        telemetry().request(function, status, code, duration_ms, issued)
+    except Exception:  # metrics are an aid, never a reason to fail a request
+        log.warning("metrics recording failed", exc_info=False)
+
+
+def attributes_in(snapshot: Mapping[str, Any]) -> set[str]:
+    """Every attribute name the snapshot carries (tests hold them to ALLOWED_ATTRIBUTES)."""
+    return {name for metric in snapshot["metrics"] for point in metric["points"] for name in point["attributes"]}
