@@ -265,11 +265,11 @@ class StaleIdentityCleanup:
 
     async def _remove_stale(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
         now = self._clock()
-        claim = self._new_claim()
+        claim = self._open_claim(entry.acs_id)
         if not await self._registry.claim_for_cleanup(entry, STALE_REASON, now, claim):
+            self._open_claims.pop(entry.acs_id, None)
             await self._recheck(entry, summary)
             return
-        self._open_claims[entry.acs_id] = claim
         await self._revoke_delete_tombstone(
             entry.acs_id, entry.owner, entry.mapping_etag, entry.day, STALE_REASON, summary, pending_marker=False
         )
@@ -305,9 +305,8 @@ class StaleIdentityCleanup:
         fresh = ActivityEntry(
             entry.acs_id, entry.day, record.etag or "", record.owner, record.mapping_etag, record.last_activity
         )
-        claim = self._new_claim()
+        claim = self._open_claim(record.acs_id)
         if await self._registry.claim_for_cleanup(fresh, STALE_REASON, self._clock(), claim):
-            self._open_claims[record.acs_id] = claim
             await self._revoke_delete_tombstone(
                 record.acs_id,
                 record.owner,
@@ -318,6 +317,7 @@ class StaleIdentityCleanup:
                 pending_marker=False,
             )
         else:
+            self._open_claims.pop(record.acs_id, None)
             summary.survived += 1
 
     async def _resume(self, acs_id: str, reason: str, summary: CleanupSummary) -> None:
@@ -343,8 +343,12 @@ class StaleIdentityCleanup:
         mapping = await self._registry.read_mapping(record.owner)
         return mapping is not None and mapping.acs_id == record.acs_id and mapping.state == MappingState.DELETING
 
-    def _new_claim(self) -> CleanupClaim:
-        return CleanupClaim(self.owner, self._clock() + timedelta(seconds=self._policy.claim_seconds))
+    def _open_claim(self, acs_id: str) -> CleanupClaim:
+        """A claim noted as ours BEFORE its write: a run cancelled after the write landed but before the
+        answer still gives it back at its end (releasing a claim that never landed changes nothing)."""
+        claim = CleanupClaim(self.owner, self._clock() + timedelta(seconds=self._policy.claim_seconds))
+        self._open_claims[acs_id] = claim
+        return claim
 
     async def _take_claim(self, acs_id: str, summary: CleanupSummary) -> bool:
         """Make a started deletion ours to finish: False if a live run holds it (or took it first)."""
@@ -355,11 +359,11 @@ class StaleIdentityCleanup:
             summary.skipped_live_claims += 1
             log.info(json.dumps({"event": "cleanup_claim_skipped", "held_by": current.claimed_by}))
             return False
-        claim = self._new_claim()
+        claim = self._open_claim(acs_id)
         if not await self._registry.take_over_claim(acs_id, current, claim):
+            self._open_claims.pop(acs_id, None)
             summary.skipped_live_claims += 1
             return False
-        self._open_claims[acs_id] = claim
         return True
 
     async def _revoke_delete_tombstone(
