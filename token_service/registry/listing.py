@@ -110,6 +110,20 @@ def _day_range(prefix: str, after: datetime | None, before: datetime | None) -> 
     return "PartitionKey ge @low and PartitionKey lt @high", {"low": low, "high": high}
 
 
+def _window(
+    prefix: str, field: str, after: datetime | None, before: datetime | None
+) -> tuple[str, dict[str, Any]]:
+    """The day partitions of [after, before), with the row's own time `field` bounding the end days."""
+    query, parameters = _day_range(prefix, after, before)
+    if after is not None:
+        query += f" and {field} ge @after"
+        parameters["after"] = after
+    if before is not None:
+        query += f" and {field} lt @before"
+        parameters["before"] = before
+    return query, parameters
+
+
 def plan(filters: IdentityFilter) -> Plan | None:
     """The narrowest index for these filters; None when nothing can match."""
     if filters.owner is not None:
@@ -117,13 +131,8 @@ def plan(filters: IdentityFilter) -> Plan | None:
     if filters.last_activity_before is not None or filters.last_activity_after is not None:
         if filters.state == IdentityState.DELETED:
             return None
-        query, parameters = _day_range(ACTIVITY_PREFIX, filters.last_activity_after, filters.last_activity_before)
-        if filters.last_activity_after is not None:
-            query += " and last_activity ge @after"
-            parameters["after"] = filters.last_activity_after
-        if filters.last_activity_before is not None:
-            query += " and last_activity lt @before"
-            parameters["before"] = filters.last_activity_before
+        after, before = filters.last_activity_after, filters.last_activity_before
+        query, parameters = _window(ACTIVITY_PREFIX, "last_activity", after, before)
         return Plan("activity", query, parameters)
     if filters.state == IdentityState.DELETED:
         # Deleted on or after its creation: a created-after bound also bounds the deletion day.
@@ -132,13 +141,7 @@ def plan(filters: IdentityFilter) -> Plan | None:
     if filters.state is not None and filters.created_before is None and filters.created_after is None:
         query, parameters = _day_range(ACTIVITY_PREFIX, None, None)  # live identities: active or deleting
         return Plan("activity", query, parameters)
-    query, parameters = _day_range(CREATED_PREFIX, filters.created_after, filters.created_before)
-    if filters.created_after is not None:
-        query += " and created_at ge @after"
-        parameters["after"] = filters.created_after
-    if filters.created_before is not None:
-        query += " and created_at lt @before"
-        parameters["before"] = filters.created_before
+    query, parameters = _window(CREATED_PREFIX, "created_at", filters.created_after, filters.created_before)
     return Plan("created", query, parameters)
 
 
