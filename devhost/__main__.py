@@ -19,7 +19,14 @@ from devhost.host_storage import host_id, hosts_container
 from devhost.routes import RouteError
 from devhost.runtime import MODES, FunctionRuntime, RuntimeStartError, resolve_mode
 from devhost.server import HostState, build_app, route_prefix_from_host_json
-from devhost.settings import LocalSettings, SettingsError, apply_values, ensure_settings_file, load_settings
+from devhost.settings import (
+    LocalSettings,
+    SettingsError,
+    apply_values,
+    ensure_settings_file,
+    load_settings,
+    parse_origins,
+)
 from devhost.singleton import SingletonOptions
 from devhost.timers import ScheduleError, TimerStorage
 from devhost.webbuild import ensure_web_built
@@ -49,6 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="direct: import function_app and call it (Python 3.11); worker: run it in Microsoft's "
         "azure-functions-runtime through the worker protocol (Python 3.13+); auto (default, or "
         "$DEVHOST_MODE): worker on 3.13+, else direct",
+    )
+    parser.add_argument(
+        "--cors",
+        help="comma-separated allowed origins, instead of Host.CORS (as Core Tools' `func start --cors`)",
+    )
+    parser.add_argument(
+        "--cors-credentials", action="store_true", help="allow credentialed cross-origin requests (as Core Tools)"
     )
     parser.add_argument(
         "--demo-only",
@@ -96,7 +110,8 @@ def timer_storage(app_dir: Path) -> TimerStorage | None:
 
 
 async def build_state(args: argparse.Namespace, settings: LocalSettings, app_dir: Path) -> HostState:
-    cors = CorsPolicy(settings.cors_origins, settings.cors_credentials)
+    origins = parse_origins(args.cors) if args.cors is not None else settings.cors_origins
+    cors = CorsPolicy(origins, args.cors_credentials or settings.cors_credentials)
     prefix = route_prefix_from_host_json(app_dir)
     if args.demo_only:
         return HostState(None, settings.keys, cors, prefix)

@@ -43,10 +43,15 @@ class HostProcess:
 
     @classmethod
     def start_func(
-        cls, app_dir: Path, port: int, env: dict[str, str] | None = None, log_file: Path | None = None
+        cls,
+        app_dir: Path,
+        port: int,
+        env: dict[str, str] | None = None,
+        log_file: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> HostProcess:
-        """Azure Functions Core Tools, when installed: `func start --port P` in the app folder."""
-        return cls.spawn(["func", "start", "--port", str(port)], port, env, log_file, cwd=app_dir)
+        """Azure Functions Core Tools, when installed: `func start --port P ...` in the app folder."""
+        return cls.spawn(["func", "start", "--port", str(port), *extra_args], port, env, log_file, cwd=app_dir)
 
     @classmethod
     def spawn(

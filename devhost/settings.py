@@ -91,7 +91,7 @@ def load_settings(path: Path) -> LocalSettings:
     return LocalSettings(
         path=path,
         values=values,
-        cors_origins=_origins(host.get("CORS", "")),
+        cors_origins=parse_origins(host.get("CORS", "")),
         cors_credentials=_bool(path, "Host.CORSCredentials", host.get("CORSCredentials", False)),
         http_port=_port(path, host.get("LocalHttpPort")),
         keys=_keys(path, _section(path, document, "DevHost")),
@@ -128,7 +128,8 @@ def _values(path: Path, raw: Any) -> dict[str, str]:
     return values
 
 
-def _origins(raw: Any) -> tuple[str, ...]:
+def parse_origins(raw: Any) -> tuple[str, ...]:
+    """A comma-separated origin list (Host.CORS, --cors), without blanks and trailing slashes."""
     return tuple(origin.strip().rstrip("/") for origin in str(raw or "").split(",") if origin.strip())
 
 

@@ -2,8 +2,10 @@
 
 `python -m devtools.quickstart --url http://localhost:7071` creates an identity, issues a
 `voip` token, revokes its tokens and deletes it via the admin routes, printing what the original
-quickstart prints. Admin routes need a bearer token with the admin role (minted from the local dev
-issuer with --issuer-mint-url, or given with --admin-token) and the function key.
+quickstart prints. Admin routes need a bearer token with the admin role (given with --admin-token, or
+minted from the local dev issuer) and the function key. The issuer, audience and key default to what
+the running app's demo page reads (`<url>/demo/config.json`, served by the devhost), then to `make run`'s
+`.local/azure/settings.json`.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--function-key", help="default: DevHost.FunctionKeys.default of local.settings.json")
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--admin-token", help="a bearer token with the admin role")
-    auth.add_argument("--issuer-mint-url", help="local dev issuer mint URL (default: from .local/azure)")
-    parser.add_argument("--audience", default=(os.environ.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE).split(",")[0])
+    auth.add_argument(
+        "--issuer-mint-url", help="local dev issuer mint URL (default: <url>/demo/config.json, else .local/azure)"
+    )
+    parser.add_argument("--audience", help="default: <url>/demo/config.json's, else $AUTH_AUDIENCE's first")
     parser.add_argument("--admin-role", default=os.environ.get("AUTH_ADMIN_ROLE") or DEFAULT_ADMIN_ROLE)
     parser.add_argument("--expires-in-minutes", type=int, help="custom token lifetime (60-1440)")
     return parser.parse_args(argv)
@@ -52,6 +56,16 @@ def _json_file(path: Path) -> dict[str, Any]:
 def default_function_key() -> str | None:
     keys = _json_file(Path("local.settings.json")).get("DevHost", {}).get("FunctionKeys", {})
     return keys.get("default") if isinstance(keys, dict) else None
+
+
+def demo_config(url: str) -> dict[str, Any]:
+    """What the running devhost tells its demo page (issuer mint URL, audience, key); {} when not served."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/demo/config.json", timeout=10) as response:  # noqa: S310
+            document = json.loads(response.read())
+    except (OSError, ValueError):  # func start serves no demo page; an older app may not either
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -82,22 +96,31 @@ def _problem(error: urllib.error.HTTPError) -> str:
     return text
 
 
-def admin_token(args: argparse.Namespace) -> str:
+def admin_token(args: argparse.Namespace, config: dict[str, Any]) -> str:
     if args.admin_token:
         return str(args.admin_token)
     generated = settings_file.read_if_present()
-    mint = args.issuer_mint_url or (generated.issuer_mint_url if generated else None)
+    mint = args.issuer_mint_url or config.get("issuerMintUrl") or (generated.issuer_mint_url if generated else None)
     if not mint:
-        raise QuickstartError("no admin token: pass --admin-token, or --issuer-mint-url of the local dev issuer")
-    body = {"sub": "quickstart-admin", "name": "Quickstart admin", "roles": [args.admin_role], "aud": args.audience}
+        raise QuickstartError(
+            f"cannot find the local dev issuer: {args.url.rstrip('/')}/demo/config.json does not name it and "
+            f"{settings_file.default_path()} does not exist; pass --issuer-mint-url (the mint URL `make run` "
+            "prints under 'Dev sign-in') or --admin-token"
+        )
+    audience = args.audience or config.get("audience") or os.environ.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE
+    body = {
+        "sub": "quickstart-admin", "name": "Quickstart admin", "roles": [args.admin_role],
+        "aud": audience.split(",")[0],
+    }  # fmt: skip
     _, minted = call("POST", str(mint), body)
     return str(minted["access_token"])
 
 
 def run(args: argparse.Namespace) -> None:
     base = args.url.rstrip("/") + "/api"
-    key = args.function_key or os.environ.get("FUNCTIONS_KEY") or default_function_key()
-    headers = {"Authorization": f"Bearer {admin_token(args)}", **({"x-functions-key": key} if key else {})}
+    config = {} if args.admin_token and args.function_key else demo_config(args.url)
+    key = args.function_key or os.environ.get("FUNCTIONS_KEY") or config.get("functionKey") or default_function_key()
+    headers = {"Authorization": f"Bearer {admin_token(args, config)}", **({"x-functions-key": key} if key else {})}
     print("Azure Communication Services - Access Tokens Quickstart")
     _, created = call("POST", f"{base}/identities", {}, headers)
     user_id = str(created["communicationUserId"])

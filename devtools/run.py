@@ -103,6 +103,16 @@ def check_ports_free(ports: dict[str, int]) -> None:
                 ) from None
 
 
+def cors_origins(configured: tuple[str, ...], ports: tuple[int, ...]) -> str:
+    """Host.CORS plus the origins this run serves pages from (the app and the demo page, by either name).
+
+    Passed as `--cors` to the host, so `--port`/`--demo-port` other than the sample's 7071/7072 still let
+    the demo page (and a page served by the app itself) call the functions.
+    """
+    served = (f"http://{name}:{port}" for port in ports for name in ("localhost", "127.0.0.1"))
+    return ",".join(dict.fromkeys((*configured, *served)))
+
+
 def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
     state = args.state_dir.resolve()
     logs = state / "logs"
@@ -116,8 +126,10 @@ def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
         raise ValueError("--azurite-ports takes three ports: blob,queue,table")
     wanted = {"function host": args.port, "Azurite blob": ports[0], "Azurite queue": ports[1],
               "Azurite table": ports[2], "ACS stand-in": args.acs_port, "managed identity/issuer": args.local_port}
-    if args.host == "func" or (args.host == "auto" and shutil.which("func")):
-        wanted["demo page"] = args.demo_port or args.port + 1
+    use_func = args.host == "func" or (args.host == "auto" and shutil.which("func") is not None)
+    demo_port = args.demo_port or args.port + 1
+    if use_func:
+        wanted["demo page"] = demo_port
     check_ports_free(wanted)
     print("make run: starting Azurite…", flush=True)
     azurite = AzuriteProcess.start(
@@ -133,13 +145,14 @@ def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
     stack.add("local_azure", local.stop)
     base_url = f"http://localhost:{args.port}"
     env = host_environment(local, azurite)
-    use_func = args.host == "func" or (args.host == "auto" and shutil.which("func") is not None)
+    cors = ["--cors", cors_origins(local_settings.cors_origins, (args.port, demo_port) if use_func else (args.port,))]
+    if local_settings.cors_credentials:
+        cors.append("--cors-credentials")
     if use_func:
         print("make run: starting `func start` (Azure Functions Core Tools)…", flush=True)
-        host = HostProcess.start_func(PROJECT_ROOT, args.port, env=env)
+        host = HostProcess.start_func(PROJECT_ROOT, args.port, env=env, extra_args=cors)
         stack.add("function host", host.stop)
-        # Core Tools does not serve web/dist: a demo-only devhost does, calling func's URLs (Host.CORS).
-        demo_port = args.demo_port or args.port + 1
+        # Core Tools does not serve web/dist: a demo-only devhost does, calling func's URLs (--cors).
         demo = HostProcess.start_devhost(
             PROJECT_ROOT, demo_port, settings=settings_path, env=env, extra_args=["--demo-only", base_url]
         )
@@ -147,7 +160,7 @@ def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
         demo_url = f"http://localhost:{demo_port}"
     else:
         print("make run: Core Tools not found; starting the devhost…", flush=True)
-        host = HostProcess.start_devhost(PROJECT_ROOT, args.port, settings=settings_path, env=env)
+        host = HostProcess.start_devhost(PROJECT_ROOT, args.port, settings=settings_path, env=env, extra_args=cors)
         stack.add("function host", host.stop)
         demo_url = base_url
     health = wait_for_health(host, args.health_timeout)

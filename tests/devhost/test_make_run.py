@@ -115,7 +115,8 @@ def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path
     fake.write_text(
         "#!/bin/sh\n"
         '[ "$1" = start ] && [ "$2" = --port ] || { echo "unexpected: $*" >&2; exit 9; }\n'
-        f'exec "{devhost_python()}" -m devhost --port "$3" --settings "{tmp_path / "local.settings.json"}"\n'
+        'port="$3"; shift 3\n'  # the rest (--cors ...) means the same to the devhost as to Core Tools
+        f'exec "{devhost_python()}" -m devhost --port "$port" --settings "{tmp_path / "local.settings.json"}" "$@"\n'
     )
     fake.chmod(0o755)
     port, demo_port, blob, queue, table, acs, local = (free_port() for _ in range(7))
@@ -143,6 +144,13 @@ def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path
         assert f"Demo page:   http://localhost:{demo_port}/demo/" in output
         with urllib.request.urlopen(f"http://127.0.0.1:{demo_port}/demo/config.json", timeout=10) as response:
             assert json.loads(response.read())["apiBase"] == f"http://localhost:{port}"
+        # The demo page's origin may call the functions although Host.CORS names only 7071/7072.
+        preflight = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/token", method="OPTIONS",
+            headers={"Origin": f"http://localhost:{demo_port}", "Access-Control-Request-Method": "POST"},
+        )  # fmt: skip
+        with urllib.request.urlopen(preflight, timeout=10) as response:
+            assert response.headers["Access-Control-Allow-Origin"] == f"http://localhost:{demo_port}"
         started = descendants(run.pid)
         os.killpg(run.pid, signal.SIGTERM)
         assert run.wait(60) == 0

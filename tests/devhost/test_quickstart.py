@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.devhost.real_app import PROJECT_ROOT, RealAppHost
 
@@ -24,10 +25,10 @@ EXPECTED = re.compile(
 )
 
 
-def run_quickstart(host: RealAppHost, *args: str) -> subprocess.CompletedProcess[str]:
+def run_quickstart(host: RealAppHost, *args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "devtools.quickstart", "--url", host.base_url, *args],
-        cwd=PROJECT_ROOT, env=host.env, capture_output=True, text=True, timeout=120,
+        cwd=cwd, env={**host.env, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 
@@ -64,3 +65,23 @@ def test_quickstart_errors_are_clear_and_non_zero(real_app_host: RealAppHost) ->
     assert not_admin.returncode != 0 and "403" in not_admin.stderr
     closed = run_quickstart(real_app_host, "--url", "http://127.0.0.1:9", "--issuer-mint-url", real_app_host.mint_url)
     assert closed.returncode != 0 and "cannot reach" in closed.stderr
+
+
+def test_quickstart_finds_issuer_audience_and_key_through_the_running_app(
+    real_app_host: RealAppHost, tmp_path: Path
+) -> None:
+    """Run outside the project (no .local/azure, no local.settings.json): only /demo/config.json can tell."""
+    env_without = {k: v for k, v in real_app_host.env.items() if k not in {"AUTH_AUDIENCE", "FUNCTIONS_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.quickstart", "--url", real_app_host.base_url],
+        cwd=tmp_path, env={**env_without, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert EXPECTED.match(result.stdout), result.stdout
+
+
+def test_quickstart_names_the_flag_when_it_cannot_find_the_issuer(real_app_host: RealAppHost, tmp_path: Path) -> None:
+    closed = run_quickstart(real_app_host, "--url", "http://127.0.0.1:9", cwd=tmp_path)
+    assert closed.returncode == 1
+    assert "cannot find the local dev issuer" in closed.stderr and "--issuer-mint-url" in closed.stderr

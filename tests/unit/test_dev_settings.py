@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from devtools.app_settings import app_settings
+from devtools.run import cors_origins
 from local_azure import settings_file
 from local_azure.settings_file import LocalAzureSettings
 
@@ -67,3 +68,13 @@ def test_app_settings_maps_the_generated_values(tmp_path: Path) -> None:
     assert "AUTH_AUDIENCE" not in app_settings(local, "AccountName=x;", audience=False)
     assert app_settings(local, "AccountName=x;")["AUTH_AUDIENCE"] == f"api://acs-token-service,{local.api_client_id}"
     assert local.auth_issuer == f"{local.issuer_v1},{local.issuer}"
+
+
+def test_cors_follows_the_ports_of_the_run_and_keeps_the_configured_origins() -> None:
+    configured = ("http://localhost:7071", "http://localhost:3000")
+    origins = cors_origins(configured, (8081, 8082)).split(",")
+    assert origins == [
+        "http://localhost:7071", "http://localhost:3000", "http://localhost:8081", "http://127.0.0.1:8081",
+        "http://localhost:8082", "http://127.0.0.1:8082",
+    ]  # fmt: skip
+    assert cors_origins(("http://localhost:7071",), (7071,)).split(",").count("http://localhost:7071") == 1

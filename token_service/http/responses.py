@@ -11,6 +11,9 @@ import azure.functions as func
 from token_service.acs_gateway import IssuedToken
 
 PROBLEM_TYPE_BASE = "urn:acs-token-service:problem:"
+# Headers a browser hides from cross-origin script unless named in Access-Control-Expose-Headers
+# (the CORS-safelisted response headers are always readable).
+FRONTEND_HEADERS = ("Retry-After", "WWW-Authenticate")
 
 
 def json_response(body: Mapping[str, Any], status: int = 200, *, no_store: bool = False) -> func.HttpResponse:
@@ -32,6 +35,11 @@ def problem_response(
         headers["Retry-After"] = str(retry_after)
     if challenge or status == 401:
         headers["WWW-Authenticate"] = challenge or 'Bearer error="invalid_token"'
+    exposed = [name for name in FRONTEND_HEADERS if name in headers]
+    if exposed:
+        # Set by the app, not the host: App Service's CORS cannot expose headers, and it passes the
+        # app's own header through, so a frontend reads Retry-After the same in Azure and locally.
+        headers["Access-Control-Expose-Headers"] = ", ".join(exposed)
     body = {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status, "code": code, "detail": detail}
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/problem+json")
 
