@@ -16,6 +16,7 @@ from devhost.cors import CorsPolicy
 from devhost.direct import DirectRuntime
 from devhost.functions import IndexingError
 from devhost.host_storage import host_id, hosts_container
+from devhost.limits import protocol_factory
 from devhost.routes import RouteError
 from devhost.runtime import MODES, FunctionRuntime, RuntimeStartError, resolve_mode
 from devhost.server import HostState, build_app, route_prefix_from_host_json
@@ -147,12 +148,15 @@ async def run(args: argparse.Namespace, settings: LocalSettings, app_dir: Path, 
 
 
 async def serve(state: HostState, port: int, display_host: str) -> None:
-    """Serve on loopback until SIGINT/SIGTERM, then stop timers and in-flight work gracefully."""
+    """Serve on loopback (with Kestrel's request limits) until SIGINT/SIGTERM, then stop timers and in-flight work."""
     runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    assert runner.server is not None
+    loop = asyncio.get_running_loop()
+    connections = protocol_factory(runner.server)
+    listeners = [await loop.create_server(connections, "127.0.0.1", port, reuse_address=True)]
     try:
-        await web.TCPSite(runner, "::1", port).start()
+        listeners.append(await loop.create_server(connections, "::1", port, reuse_address=True))
     except OSError:
         log.debug("no IPv6 loopback; serving on 127.0.0.1 only")
     print(banner(state, f"http://{display_host}:{port}"), flush=True)
@@ -160,11 +164,12 @@ async def serve(state: HostState, port: int, display_host: str) -> None:
         print("No DevHost section in local settings: keys generated for this run only.", flush=True)
     log.info("Host started; press Ctrl+C to shut down")
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("Shutting down")
+    for listener in listeners:
+        listener.close()
     await runner.cleanup()
 
 

@@ -16,6 +16,7 @@ from devhost.auth import is_authorized, presented_key, unauthorized
 from devhost.cors import CorsPolicy
 from devhost.demo import DIST, add_demo_routes
 from devhost.functions import FunctionSpec
+from devhost.limits import headers_total_limit
 from devhost.runtime import FunctionRuntime
 from devhost.settings import HostKeys
 from devhost.timers import ScheduleError, TimerRunner, TimerStorage, resolve_schedule
@@ -72,7 +73,7 @@ def route_prefix_from_host_json(app_dir: Path) -> str:
 
 def build_app(state: HostState, dist: Path = DIST) -> web.Application:
     """The whole host; timers start and stop with the aiohttp app's lifecycle."""
-    app = web.Application(middlewares=[state.cors.middleware], client_max_size=100 * 1024 * 1024)
+    app = web.Application(middlewares=[headers_total_limit, state.cors.middleware], client_max_size=100 * 1024 * 1024)
     app.router.add_post("/admin/functions/{name}", _admin_invoke(state))
     app.router.add_get("/admin/host/status", _host_status(state))
     app.router.add_get("/admin/functions", _function_list(state))
@@ -80,29 +81,27 @@ def build_app(state: HostState, dist: Path = DIST) -> web.Application:
     app.router.add_post("/admin/host/ping", _ping)
     if state.route_prefix != "":
         add_demo_routes(app, dist, function_key=state.keys.default_function_key)
-    prefix = f"/{state.route_prefix}" if state.route_prefix else ""
-    app.router.add_route("*", prefix + "/{tail:[\\s\\S]*}", _dispatch(state, prefix))
-    if prefix:
-        app.router.add_route("*", prefix, _dispatch(state, prefix))
+    # Everything else: function routes under the prefix, matched without regard to case, else 404.
+    app.router.add_route("*", "/{tail:[\\s\\S]*}", _dispatch(state))
     app.cleanup_ctx.append(_timers(state))
     return app
 
 
-def _dispatch(state: HostState, prefix: str) -> Handler:
+def _dispatch(state: HostState) -> Handler:
+    """As the host's route table: prefix and routes ignore case; a method a route does not list, HEAD
+    included (it is not GET there), and an unmatched path are an empty 404 (never 405)."""
+    prefix = f"/{state.route_prefix}".lower() if state.route_prefix else ""
+
     async def handler(request: web.Request) -> web.StreamResponse:
-        raw_path = request.rel_url.raw_path[len(prefix) :].lstrip("/")
-        allowed: set[str] = set()
+        raw = request.rel_url.raw_path
+        if prefix and raw.lower() != prefix and not raw.lower().startswith(prefix + "/"):
+            return web.Response(status=404)
+        raw_path = raw[len(prefix) :].lstrip("/")
         for function in state.http:
             assert function.route is not None
             values = function.route.match(raw_path)
-            if values is None:
-                continue
-            if request.method not in function.methods:
-                allowed.update(function.methods)
-                continue
-            return await _serve(state, function, request, values)
-        if allowed:
-            return web.Response(status=405, headers={"Allow": ", ".join(sorted(allowed))})
+            if values is not None and request.method in function.methods:
+                return await _serve(state, function, request, values)
         return web.Response(status=404)
 
     return handler

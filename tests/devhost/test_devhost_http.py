@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -65,8 +67,51 @@ def test_route_parameters_are_decoded_and_constrained(fixture_host: RunningHost)
     assert json.loads(call(f"{fixture_host.base_url}/api/items/x/parts/3")[2]) == {"id": "x", "part": "3"}
     assert call(f"{fixture_host.base_url}/api/items/x/parts/three")[0] == 404
     assert call(f"{fixture_host.base_url}/api/nothing-here")[0] == 404
-    status, headers, _ = call(f"{fixture_host.base_url}/api/hello", "DELETE")
-    assert (status, headers["Allow"]) == (405, "GET")
+
+
+def test_routes_ignore_case_and_methods_match_exactly_as_the_host(fixture_host: RunningHost) -> None:
+    """The host's route table: prefix and route case-insensitive; an unlisted method (HEAD too) is an empty 404."""
+    base = fixture_host.base_url
+    assert call(base + "/API/HELLO")[0] == 200
+    assert json.loads(call(base + "/Api/Items/X1/PARTS/3")[2]) == {"id": "X1", "part": "3"}
+    for method, headers in [("DELETE", {}), ("HEAD", {}), ("OPTIONS", {}), ("OPTIONS", {"Origin": ALLOWED_ORIGIN})]:
+        status, answer, body = call(base + "/api/hello", method, headers=headers)
+        assert (status, body, "Allow" in answer) == (404, b"", False), (method, headers)
+    for path in ("/apix/hello", "/api", "/hello", "/api/hello/extra"):
+        assert call(base + path)[:3:2] == (404, b""), path
+
+
+def raw_request(base_url: str, request_line: str, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
+    """Send exactly these headers (urllib would add and reorder), return the status and body."""
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(base_url).netloc, timeout=10)
+    method, target = request_line.split(" ", 1)
+    connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+    for name, value in [("Host", "localhost"), *headers]:
+        connection.putheader(name, value)
+    connection.endheaders()
+    response = connection.getresponse()
+    answer = response.status, response.read()
+    connection.close()
+    return answer
+
+
+def test_header_limits_are_the_hosts_and_rejections_never_echo(fixture_host: RunningHost) -> None:
+    """Kestrel's limits: 32 KB of headers in all, 100 headers, an 8 KB request line; bare 431/414, quiet logs."""
+    token = "eyJ" + "TOKENMARK" * 1800  # 16 KB: an Entra token carrying many groups
+    status, body = raw_request(fixture_host.base_url, "GET /api/hello", [("Authorization", f"Bearer {token}")])
+    assert status == 200 and json.loads(body)["method"] == "GET"
+    too_large = [
+        [("Authorization", "Bearer " + token * 3)],  # one 48 KB header
+        [(f"X-Part-{i}", token[:12_000]) for i in range(3)],  # 36 KB over three headers
+        [(f"X-Many-{i}", "TOKENMARK") for i in range(101)],
+    ]
+    for headers in too_large:
+        assert raw_request(fixture_host.base_url, "GET /api/hello", headers) == (431, b""), len(headers)
+    assert raw_request(fixture_host.base_url, "GET /api/hello?q=" + "TOKENMARK" * 1000, []) == (414, b"")
+    time.sleep(0.2)
+    log = fixture_host.log_file.read_text()
+    assert "TOKENMARK" not in log and "LineTooLong" not in log and "aiohttp.server" not in log
+    assert log.count("431 for a request") == 3 and "414 for a request" in log
 
 
 def test_function_level_route_needs_a_key(fixture_host: RunningHost) -> None:

@@ -37,8 +37,8 @@ def problem_response(
         headers["WWW-Authenticate"] = challenge or 'Bearer error="invalid_token"'
     exposed = [name for name in FRONTEND_HEADERS if name in headers]
     if exposed:
-        # Set by the app, not the host: App Service's CORS cannot expose headers, and it passes the
-        # app's own header through, so a frontend reads Retry-After the same in Azure and locally.
+        # Set by the app: the host's CORS policy (Host.CORS locally; siteConfig.cors, which the host
+        # itself applies on Flex Consumption) exposes no headers but keeps the ones the app sets.
         headers["Access-Control-Expose-Headers"] = ", ".join(exposed)
     body = {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status, "code": code, "detail": detail}
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/problem+json")
