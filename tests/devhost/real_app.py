@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,15 +67,19 @@ def start_real_app(
     azurite: AzuriteProcess,
     name: str,
     extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
 ) -> RealAppHost:
     settings_file = tmp / "local.settings.json"
     shutil.copyfile(PROJECT_ROOT / "local.settings.sample.json", settings_file)
     keys = json.loads(settings_file.read_text())["DevHost"]
     env = real_app_environment(local_azure, azurite, extra_env)
-    port = free_port()
+    port = port or free_port()
     log_file = artifacts / f"devhost-{name}.log"
     log_file.unlink(missing_ok=True)
-    host = HostProcess.start_devhost(PROJECT_ROOT, port, settings=settings_file, env=env, log_file=log_file)
+    host = HostProcess.start_devhost(
+        PROJECT_ROOT, port, settings=settings_file, env=env, log_file=log_file, extra_args=extra_args
+    )
     try:
         host.wait_until_healthy("/api/health", timeout=60)
     except BaseException:
