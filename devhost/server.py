@@ -17,6 +17,7 @@ from devhost.cors import CorsPolicy
 from devhost.demo import DIST, add_demo_routes
 from devhost.functions import FunctionSpec
 from devhost.limits import headers_total_limit
+from devhost.routes import RouteTemplate, compile_route
 from devhost.runtime import FunctionRuntime
 from devhost.settings import HostKeys
 from devhost.timers import ScheduleError, TimerRunner, TimerStorage, resolve_schedule
@@ -26,6 +27,7 @@ log = logging.getLogger("devhost")
 # What the Functions host logs as the reason for both HTTP and admin-API invocations.
 ADMIN_REASON = "This function was programmatically called via the host APIs."
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+AdminHandler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -74,26 +76,37 @@ def route_prefix_from_host_json(app_dir: Path) -> str:
 def build_app(state: HostState, dist: Path = DIST) -> web.Application:
     """The whole host; timers start and stop with the aiohttp app's lifecycle."""
     app = web.Application(middlewares=[headers_total_limit, state.cors.middleware], client_max_size=100 * 1024 * 1024)
-    app.router.add_post("/admin/functions/{name}", _admin_invoke(state))
-    app.router.add_get("/admin/host/status", _host_status(state))
-    app.router.add_get("/admin/functions", _function_list(state))
-    app.router.add_get("/admin/host/ping", _ping)
-    app.router.add_post("/admin/host/ping", _ping)
     if state.route_prefix != "":
         add_demo_routes(app, dist, function_key=state.keys.default_function_key)
-    # Everything else: function routes under the prefix, matched without regard to case, else 404.
+    # Everything else: the admin API and the function routes, matched as the host's route table does.
     app.router.add_route("*", "/{tail:[\\s\\S]*}", _dispatch(state))
     app.cleanup_ctx.append(_timers(state))
     return app
 
 
+def _admin_api(state: HostState) -> list[tuple[str, RouteTemplate, AdminHandler]]:
+    """The host API routes the devhost serves (Core Tools' and the host's paths), master key required."""
+    return [
+        ("POST", compile_route("admin/functions/{name}"), _admin_invoke(state)),
+        ("GET", compile_route("admin/host/status"), _host_status(state)),
+        ("GET", compile_route("admin/functions"), _function_list(state)),
+        ("GET", compile_route("admin/host/ping"), _ping),
+        ("POST", compile_route("admin/host/ping"), _ping),
+    ]
+
+
 def _dispatch(state: HostState) -> Handler:
-    """As the host's route table: prefix and routes ignore case; a method a route does not list, HEAD
-    included (it is not GET there), and an unmatched path are an empty 404 (never 405)."""
+    """As the host's route table: paths and the route prefix ignore case; a method a route does not list,
+    HEAD included (it is not GET there), and an unmatched path are an empty 404 (never 405)."""
     prefix = f"/{state.route_prefix}".lower() if state.route_prefix else ""
+    admin_api = _admin_api(state)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
+        for method, route, admin_handler in admin_api:
+            values = route.match(raw.lstrip("/"))
+            if values is not None and request.method == method:
+                return await admin_handler(request, values)
         if prefix and raw.lower() != prefix and not raw.lower().startswith(prefix + "/"):
             return web.Response(status=404)
         raw_path = raw[len(prefix) :].lstrip("/")
@@ -118,14 +131,14 @@ async def _serve(
     return await state.runtime.invoke_http(function, request, route_params, ADMIN_REASON)
 
 
-def _admin_invoke(state: HostState) -> Handler:
+def _admin_invoke(state: HostState) -> AdminHandler:
     """Core Tools' `POST /admin/functions/{name}`: run a non-HTTP function now, answer 202."""
 
-    async def handler(request: web.Request) -> web.StreamResponse:
+    async def handler(request: web.Request, values: dict[str, str]) -> web.StreamResponse:
         key = presented_key(request)
         if key is None or not state.keys.accepts_master_key(key):
             return unauthorized()
-        function = state.by_name(request.match_info["name"])
+        function = state.by_name(values["name"])
         if function is None:
             return web.Response(status=404)
         if function.is_http:
@@ -142,8 +155,8 @@ def _admin_invoke(state: HostState) -> Handler:
     return handler
 
 
-def _host_status(state: HostState) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
+def _host_status(state: HostState) -> AdminHandler:
+    async def handler(request: web.Request, _: dict[str, str]) -> web.StreamResponse:
         key = presented_key(request)
         if key is None or not state.keys.accepts_master_key(key):
             return unauthorized()
@@ -153,10 +166,10 @@ def _host_status(state: HostState) -> Handler:
     return handler
 
 
-def _function_list(state: HostState) -> Handler:
+def _function_list(state: HostState) -> AdminHandler:
     """The host's `GET /admin/functions`: each function's name and bindings, as indexed (master key)."""
 
-    async def handler(request: web.Request) -> web.StreamResponse:
+    async def handler(request: web.Request, _: dict[str, str]) -> web.StreamResponse:
         key = presented_key(request)
         if key is None or not state.keys.accepts_master_key(key):
             return unauthorized()
@@ -180,7 +193,7 @@ def _function_list(state: HostState) -> Handler:
     return handler
 
 
-async def _ping(_: web.Request) -> web.StreamResponse:
+async def _ping(_: web.Request, __: dict[str, str]) -> web.StreamResponse:
     return web.Response(status=200)
 
 

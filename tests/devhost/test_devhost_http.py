@@ -79,6 +79,9 @@ def test_routes_ignore_case_and_methods_match_exactly_as_the_host(fixture_host: 
         assert (status, body, "Allow" in answer) == (404, b"", False), (method, headers)
     for path in ("/apix/hello", "/api", "/hello", "/api/hello/extra"):
         assert call(base + path)[:3:2] == (404, b""), path
+    master = {"x-functions-key": MASTER_KEY}
+    assert call(base + "/ADMIN/Host/Status", headers=master)[0] == 200
+    assert call(base + "/admin/functions/tick", "GET", headers=master)[:3:2] == (404, b"")
 
 
 def raw_request(base_url: str, request_line: str, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
