@@ -76,11 +76,15 @@ class Registry:
         return identity_from_entity(entity) if entity is not None else None
 
     async def insert_identity(self, record: IdentityRecord) -> IdentityRecord:
-        """Insert the identity row, then its activity-index row (carrying the row's etag)."""
+        """The listing rows, the identity row, then its activity-index row (carrying the row's etag).
+
+        Listing rows first: they are pointers a reader checks against the identity row, so one left by a
+        crash costs a read, while an identity row without its owner row would escape a user's erasure.
+        """
+        await self.put_listing_rows(record)
         etag = await self._table.create(identity_to_entity(record))
         inserted = replace(record, etag=etag)
         await self.put_activity(inserted)
-        await self.put_listing_rows(inserted)
         return inserted
 
     async def touch_identity(self, record: IdentityRecord, now: datetime, scopes: tuple[str, ...]) -> IdentityRecord:
