@@ -245,20 +245,33 @@ HOSTILE_BODIES = {
     "16 KiB string": b'{"scopes":["' + b"v" * (16 * 1024 - 20) + b'"]}',
 }
 HOSTILE_IDS = {
-    "8 KiB id": "8:acs:" + "0" * 36 + "_" + "a" * 8000,
+    "7 KiB id": "8:acs:" + "0" * 36 + "_" + "a" * 7000,  # under the host's 8 KB request line: the app answers
     "unicode id": "8:acs:" + "\u00e9" * 36 + "_x",
     "gcch id": "8:gcch-acs:" + "a" * 36 + "_x",
 }
 
+HOSTILE_HEADERS = {  # an Entra token with many groups is served; past the host's 32 KB, a bare 431
+    "16 KiB bearer": {"Authorization": "Bearer eyJ" + "HOSTILE" * 2340},
+    "40 KiB header": {"X-Padding": "HOSTILE" * 5850},
+}
+SAMPLE_ID = "8:acs:" + "0" * 36 + "_" + "0" * 36
+
 
 def hostile_inputs(state: FuzzState, operations: list[schemathesis.APIOperation]) -> None:
-    """What generators rarely reach: deep nesting, long and foreign ids. The rule is schemathesis's own:
+    """What generators rarely reach: deep nesting, long and foreign ids, oversized headers. The rule is schemathesis's own:
     every answer is recorded in `state.statuses`, and any 5xx there fails the test."""
     for operation in operations:
         path = operation.path
         for role in (USERS[0], ADMIN):
             headers = {**state.headers(role), "Content-Type": "application/json"}
             ids = HOSTILE_IDS if "{id}" in path else {"": ""}
+            for header_name, extra in HOSTILE_HEADERS.items():
+                url = state.devhost.base_url + "/api" + path.replace("{id}", urllib.parse.quote(SAMPLE_ID, safe=""))
+                response = state.http.request(operation.method.upper(), url, headers={**headers, **extra}, timeout=30)
+                state.cases["hostile"] += 1
+                state.statuses[f"{operation.method.upper()} {path} {response.status_code}"] += 1
+                assert response.status_code < 500 and "HOSTILE" not in response.text, (header_name, response.status_code)
+                assert (response.status_code == 431) == ("X-Padding" in extra), (header_name, response.status_code)
             for id_name, acs_id in ids.items():
                 url = state.devhost.base_url + "/api" + path.replace("{id}", urllib.parse.quote(acs_id, safe=""))
                 bodies = HOSTILE_BODIES if operation.method.upper() in ("POST", "PUT") else {"no body": b""}
