@@ -85,14 +85,25 @@ def build_app(state: HostState, dist: Path = DIST) -> web.Application:
 
 
 def _admin_api(state: HostState) -> list[tuple[str, RouteTemplate, AdminHandler]]:
-    """The host API routes the devhost serves (Core Tools' and the host's paths), master key required."""
-    return [
+    """The host API routes the devhost serves (Core Tools' and the host's paths); all but ping need the
+    master key."""
+    with_master_key = [
         ("POST", compile_route("admin/functions/{name}"), _admin_invoke(state)),
         ("GET", compile_route("admin/host/status"), _host_status(state)),
         ("GET", compile_route("admin/functions"), _function_list(state)),
-        ("GET", compile_route("admin/host/ping"), _ping),
-        ("POST", compile_route("admin/host/ping"), _ping),
     ]
+    ping = [(method, compile_route("admin/host/ping"), _ping) for method in ("GET", "POST")]
+    return [(method, route, _master_key_required(state, h)) for method, route, h in with_master_key] + ping
+
+
+def _master_key_required(state: HostState, handler: AdminHandler) -> AdminHandler:
+    async def checked(request: web.Request, values: dict[str, str]) -> web.StreamResponse:
+        key = presented_key(request)
+        if key is None or not state.keys.accepts_master_key(key):
+            return unauthorized()
+        return await handler(request, values)
+
+    return checked
 
 
 def _dispatch(state: HostState) -> Handler:
@@ -135,9 +146,6 @@ def _admin_invoke(state: HostState) -> AdminHandler:
     """Core Tools' `POST /admin/functions/{name}`: run a non-HTTP function now, answer 202."""
 
     async def handler(request: web.Request, values: dict[str, str]) -> web.StreamResponse:
-        key = presented_key(request)
-        if key is None or not state.keys.accepts_master_key(key):
-            return unauthorized()
         function = state.by_name(values["name"])
         if function is None:
             return web.Response(status=404)
@@ -157,9 +165,6 @@ def _admin_invoke(state: HostState) -> AdminHandler:
 
 def _host_status(state: HostState) -> AdminHandler:
     async def handler(request: web.Request, _: dict[str, str]) -> web.StreamResponse:
-        key = presented_key(request)
-        if key is None or not state.keys.accepts_master_key(key):
-            return unauthorized()
         mode = state.runtime.mode if state.runtime else "demo-only"
         return web.json_response({"state": "Running", "mode": mode, "functions": [f.name for f in state.functions]})
 
@@ -170,9 +175,6 @@ def _function_list(state: HostState) -> AdminHandler:
     """The host's `GET /admin/functions`: each function's name and bindings, as indexed (master key)."""
 
     async def handler(request: web.Request, _: dict[str, str]) -> web.StreamResponse:
-        key = presented_key(request)
-        if key is None or not state.keys.accepts_master_key(key):
-            return unauthorized()
         prefix = f"/{state.route_prefix}" if state.route_prefix else ""
         listing = [
             {

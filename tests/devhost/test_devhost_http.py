@@ -81,6 +81,7 @@ def test_routes_ignore_case_and_methods_match_exactly_as_the_host(fixture_host: 
         assert call(base + path)[:3:2] == (404, b""), path
     master = {"x-functions-key": MASTER_KEY}
     assert call(base + "/ADMIN/Host/Status", headers=master)[0] == 200
+    assert call(base + "/admin/host/status")[0] == 401 and call(base + "/admin/host/ping")[0] == 200
     assert call(base + "/admin/functions/tick", "GET", headers=master)[:3:2] == (404, b"")
 
 
