@@ -7,7 +7,6 @@ Tokens come from the dev issuer's mint (its Entra shapes) or, for forgeries, are
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 
 from local_azure.issuer import DEFAULT_TENANT_ID
 from tests.function_app.conftest import ADMIN_ROLE, Caller, new_user, user_key
-from tests.function_app.test_jwt_validation import _issuer_key
+from tests.function_app.forged_tokens import issuer_key, sign, user_claims
 from token_service.runtime import build_runtime, get_runtime, reset_runtime
 from token_service.settings import Settings
 
@@ -29,24 +28,7 @@ def mint(caller: Caller, **body: Any) -> str:
 
 
 def signed(caller: Caller, **overrides: Any) -> str:
-    """A v2 user token built by hand and signed with the dev issuer's real key."""
-    key, kid = _issuer_key(caller)
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": caller.local_azure.settings.issuer,
-        "aud": caller.local_azure.settings.api_client_id,
-        "oid": new_user(),
-        "sub": "pairwise-" + uuid.uuid4().hex,
-        "tid": DEFAULT_TENANT_ID,
-        "azp": "0c9a8b7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d",
-        "scp": "access_as_user",
-        "ver": "2.0",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 3600,
-    }
-    claims.update(overrides)
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, "RS256", headers={"kid": kid})
+    return sign(caller, user_claims(caller, **overrides))
 
 
 def token_for(caller: Caller, case: str) -> str:
@@ -80,7 +62,7 @@ def token_for(caller: Caller, case: str) -> str:
         "nbf in the future": lambda: mint(caller, oid=user, not_before_seconds=900),
         "unknown kid": lambda: jwt.encode(
             jwt.decode(signed(caller), options={"verify_signature": False}),
-            _issuer_key(caller)[0],  # type: ignore[arg-type]
+            issuer_key(caller)[0],  # type: ignore[arg-type]
             "RS256",
             headers={"kid": "not-a-known-kid"},
         ),
