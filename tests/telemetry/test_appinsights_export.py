@@ -27,9 +27,9 @@ from local_azure.issuer import DEFAULT_TENANT_ID
 from local_azure.mi_tokens import MONITOR
 from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import RealAppHost, start_real_app
+from tests.telemetry import NETAUDIT
 from token_service.telemetry import ALLOWED_ATTRIBUTES
 
-NETAUDIT = Path(__file__).resolve().parent / "netaudit"
 TOKENS = "acs_token_service.tokens.issued"
 REQUESTS = "acs_token_service.http.requests"
 RATE_LIMITED = "acs_token_service.http.rate_limited"
