@@ -143,8 +143,8 @@ async def track(request: web.Request) -> web.Response:
             raise Refused(401, "Local authentication is disabled for this resource: send an Entra ID token.")
     except Refused as refused:
         record.update(status=refused.status, reason=refused.message, items_received=received, envelopes=[])
-        record.setdefault("ikeys", [])
-        record.setdefault("authenticated", False)
+        for key, default in (("ikeys", []), ("authenticated", False), ("client_id", None), ("audience", None)):
+            record.setdefault(key, default)
         ingestion.batches.append(record)
         failures = [{"index": i, "statusCode": refused.status, "message": refused.message} for i in range(received)]
         return _reply(refused.status, received, 0, failures)
