@@ -7,9 +7,10 @@ opentelemetry-resource-detector-azure 0.3), all switched by environment variable
 - statsbeat (exporter/statsbeat): the SDK's own health metrics, sent to Microsoft's Application Insights
   (`westus-0` / `westeurope-5.in.applicationinsights.azure.com`), and at start an Azure IMDS query
   (`169.254.169.254/metadata/instance/compute`) unless App Service/Functions/AKS variables are set.
-  Off with APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL=true.
-- OneSettings (exporter/_configuration): a worker polling `https://settings.sdk.monitor.azure.com` for
-  remote feature switches (offline storage, statsbeat, live metrics). Off with
+  Off with APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL=true. (This version starts it only for an endpoint
+  naming an Azure region, so not for 127.0.0.1; the variable does not depend on that.)
+- OneSettings (exporter/_configuration): a worker polling `https://settings.sdk.monitor.azure.com` (first
+  after 5-15 s) for remote feature switches (offline storage, statsbeat, live metrics). Off with
   APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED=true.
 - resource detectors: the distro defaults OTEL_EXPERIMENTAL_RESOURCE_DETECTORS to
   `azure_app_service,azure_vm`; `azure_vm` queries IMDS unless FUNCTIONS_WORKER_RUNTIME, WEBSITE_SITE_NAME

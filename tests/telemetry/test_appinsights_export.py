@@ -3,8 +3,9 @@ azure-monitor-opentelemetry to local_azure's ingestion stand-in (local_azure/app
 
 Each app gets its own instrumentation key (its own resource at the stand-in), a 500 ms export interval, its
 own TMPDIR (the exporter's offline storage) and a network audit (netaudit/sitecustomize.py) that records any
-connection or DNS lookup that is not loopback. Statsbeat's interval is set to 1 s, so a statsbeat left on
-would try to reach Microsoft within the test and show in the audit.
+connection or DNS lookup that is not loopback (statsbeat's interval is 1 s, should it start). The devhost
+sets FUNCTIONS_WORKER_RUNTIME, as Azure does, so the distro's IMDS probes stay off here whatever the app
+does: test_egress.py proves the app's own guard without it.
 """
 
 from __future__ import annotations
