@@ -62,7 +62,7 @@ run: install
 # Every suite that goes through the devhost, with the devhost on Python 3.13 in worker mode
 # (DEVHOST_PYTHON/DEVHOST_MODE); its logs are kept as test-artifacts/*.worker-mode.log. Then the whole
 # suite on Python 3.11 (devhost in direct mode); after it, the log hygiene hook scans every log of both passes.
-DEVHOST_SUITES := tests/devhost tests/browser tests/evidence
+DEVHOST_SUITES := tests/devhost tests/browser tests/evidence tests/telemetry
 
 test: install $(PY313_STAMP)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo 'make: chromium not installed; browser tests will fail'

@@ -61,7 +61,7 @@ async def token(request: web.Request) -> web.Response:
     resource = query.get("resource", "")
     audience = normalise_resource(resource)
     if audience is None:
-        return _error(400, f"Resource '{resource}' is not supported here (communication and storage only).")
+        return _error(400, f"Resource '{resource}' is not supported here (communication, storage and monitor only).")
     identity = _identity(service, query)
     if identity is None:
         return _error(400, "No managed identity with the requested id is assigned to this app.")

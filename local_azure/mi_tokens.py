@@ -18,7 +18,8 @@ from local_azure.signing import SigningKey
 
 COMMUNICATION = "https://communication.azure.com"
 STORAGE = "https://storage.azure.com"
-RESOURCES = (COMMUNICATION, STORAGE)
+MONITOR = "https://monitor.azure.com"  # Application Insights ingestion with Entra auth (appinsights.py)
+RESOURCES = (COMMUNICATION, STORAGE, MONITOR)
 
 
 def normalise_resource(resource: str) -> str | None:

@@ -135,6 +135,21 @@ class LocalAzureProcess:
         result: dict[str, Any] = self.request("POST", self.settings.acs_stats_url + "/reset", {})
         return result
 
+    # -- Application Insights ingestion stand-in (appinsights.py), on the ACS listener --------------
+
+    def appinsights_connection_string(self, instrumentation_key: str) -> str:
+        """An APPLICATIONINSIGHTS_CONNECTION_STRING whose ingestion endpoint is the stand-in."""
+        return f"InstrumentationKey={instrumentation_key};IngestionEndpoint={self.settings.acs_endpoint}/"
+
+    def appinsights_batches(self, instrumentation_key: str) -> list[dict[str, Any]]:
+        url = f"{self.settings.acs_endpoint}/_local/appinsights/batches?ikey={instrumentation_key}"
+        result: list[dict[str, Any]] = self.request("GET", url)["batches"]
+        return result
+
+    def set_appinsights_resource(self, instrumentation_key: str, *, disable_local_auth: bool) -> None:
+        url = f"{self.settings.acs_endpoint}/_local/appinsights/resources/{instrumentation_key}"
+        self.request("PUT", url, {"disable_local_auth": disable_local_auth})
+
 
 def _settings_path(data_dir: Path, extra_args: Sequence[str]) -> Path:
     args = list(extra_args)

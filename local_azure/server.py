@@ -31,6 +31,7 @@ from local_azure.acs_app import (
 from local_azure.acs_auth import AcsAuthenticator
 from local_azure.acs_local import SIGNING_KEY, add_local_routes
 from local_azure.acs_tokens import AcsTokens
+from local_azure.appinsights import add_appinsights_routes
 from local_azure.cli import Config, parse_args
 from local_azure.faults import Faults, FaultSettings, Stats, apply_changes
 from local_azure.issuer import DEFAULT_AUDIENCE, ISSUER, IssuerService, add_issuer_routes, cors_middleware
@@ -67,6 +68,7 @@ def build_acs_app(
     app[SIGNING_KEY] = material.acs_key
     add_data_plane_routes(app)
     add_local_routes(app)
+    add_appinsights_routes(app, mi_tokens)  # Application Insights ingestion: appinsights.py says why here
     return app
 
 

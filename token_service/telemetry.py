@@ -13,6 +13,7 @@ problem codes): never a user key, an identity id or a token.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,9 +24,13 @@ if TYPE_CHECKING:
     from token_service.cleanup import CleanupSummary
 
 log = logging.getLogger("token_service.telemetry")
+AUTHENTICATION_STRING = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
 METER = "acs_token_service"
 TOKEN_FUNCTIONS = frozenset({"issue_user_token", "exchange_teams_token", "issue_identity_token", "create_identity"})
 CLEANUP_FIELDS = ("revoked", "deleted", "already_gone", "failed", "survived", "resumed")
+# The distro's instrumentations (azure-monitor-opentelemetry 1.8), on by default; a test holds what is exported.
+DISTRO_INSTRUMENTATIONS = ("azure_sdk", "django", "fastapi", "flask", "httpx", "httpx2", "psycopg2", "requests",
+                           "urllib", "urllib3")  # fmt: skip
 ALLOWED_ATTRIBUTES = frozenset({"function", "status", "operation", "outcome", "client", "code", "result", "stopped"})
 
 
@@ -151,7 +156,10 @@ def _point(point: Any) -> dict[str, Any]:
 
 def _azure_monitor(config: ExportConfig, reader: Any) -> Any:
     """Application Insights through the distro; our in-memory reader rides along. Only metrics: the
-    Functions host already ships logs and requests."""
+    Functions host already ships logs and requests. telemetry_egress says what else it may reach."""
+    from token_service.telemetry_egress import limit_egress
+
+    limit_egress(config.connection_string or "")
     from azure.monitor.opentelemetry import configure_azure_monitor
 
     options: dict[str, Any] = {
@@ -160,8 +168,18 @@ def _azure_monitor(config: ExportConfig, reader: Any) -> Any:
         "disable_logging": True,
         "disable_tracing": True,
         "enable_live_metrics": False,
+        # Our meter only: no performance counters (8 envelopes per interval; the platform's metrics show
+        # CPU and memory) and no library instrumentation patching requests/urllib3 in the worker.
+        "enable_performance_counters": False,
+        "instrumentation_options": {name: {"enabled": False} for name in DISTRO_INSTRUMENTATIONS},
     }
     use_entra, client_id = entra_client_id(config.authentication_string, config.client_id)
+    # Always passed: given no `credential`, an exporter parses APPLICATIONINSIGHTS_AUTHENTICATION_STRING itself
+    # and logs an error (quoting it) for an empty one, local.settings.sample.json's default. The distro's
+    # customer-SDK-stats exporter is only handed a credential that is not None, so an empty string goes too.
+    options["credential"] = None
+    if os.environ.get(AUTHENTICATION_STRING) == "":
+        del os.environ[AUTHENTICATION_STRING]
     if use_entra:
         # Sync credential: the exporter runs in its own thread. Explicit, so no other credential is tried.
         from azure.identity import ManagedIdentityCredential

@@ -1,0 +1,3 @@
+from pathlib import Path
+
+NETAUDIT = Path(__file__).resolve().parent / "netaudit"  # put on PYTHONPATH: sitecustomize.py audits the network
