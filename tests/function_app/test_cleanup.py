@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
 from tests.function_app.conftest import Caller, new_user
 from token_service.acs_gateway import AcsCall, AcsGateway
 from token_service.cleanup import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
 from token_service.http.inputs import checked_token_request
 from token_service.registry import ActivityEntry, IdentityState, Registry
 from token_service.registry.claims import CleanupClaim
-from token_service.runtime import Runtime, build_runtime, reset_runtime
-from token_service.settings import Settings
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-OLD = NOW - timedelta(days=60)
 
 
 @dataclass
-class World:
-    """A runtime on its own registry table, a movable clock, and the identities made for the test."""
+class World(ClockedRuntime):
+    """The identities made for the test, stale and fresh, on a clocked runtime."""
 
-    runtime: Runtime
-    clock: list[datetime]
-    caller: Caller
     stale_users: dict[str, str] = field(default_factory=dict)  # user -> acs id
     stale_admin: list[str] = field(default_factory=list)
     fresh_users: dict[str, str] = field(default_factory=dict)
@@ -42,17 +34,6 @@ class World:
     @property
     def fresh_ids(self) -> set[str]:
         return set(self.fresh_users.values())
-
-    async def user_identity(self, user: str, at: datetime) -> str:
-        self.clock[0] = at
-        request = checked_token_request(None, None, self.runtime.settings)
-        result = await self.runtime.identities.token_for_user(user, request)
-        return result.communication_user_id
-
-    async def admin_identity(self, at: datetime) -> str:
-        self.clock[0] = at
-        record, _ = await self.runtime.identities.create_identity(None)
-        return record.acs_id
 
     async def populate(self, stale_users: int = 2, stale_admin: int = 1, fresh_users: int = 1) -> None:
         for _ in range(stale_users):
@@ -92,12 +73,7 @@ class World:
 
 @pytest.fixture
 async def world(caller: Caller, app_environment: dict[str, str], acs_faults: Any) -> AsyncIterator[World]:
-    clock = [NOW]
-    table = "cleanup" + uuid.uuid4().hex[:10]
-    settings = Settings.from_env({**app_environment, "REGISTRY_TABLE": table, "STALE_IDENTITY_DAYS": "30"})
-    runtime = build_runtime(settings, clock=lambda: clock[0])
-    await reset_runtime(runtime)
-    yield World(runtime, clock, caller)
+    yield World(*await clocked_runtime(app_environment, "cleanup"), caller)
 
 
 async def test_only_stale_identities_go_and_their_users_start_over(world: World) -> None:

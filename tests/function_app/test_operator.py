@@ -8,40 +8,20 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
 from tests.function_app.conftest import Caller, new_user, user_key
-from token_service.http.inputs import checked_token_request
 from token_service.registry import IdentityState
-from token_service.runtime import Runtime, build_runtime, reset_runtime
+from token_service.runtime import build_runtime, reset_runtime
 from token_service.settings import Settings
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-OLD = NOW - timedelta(days=60)
 
 
 @dataclass
-class Ops:
-    runtime: Runtime
-    clock: list[datetime]
-    caller: Caller
-
-    async def user_identity(self, oid: str, at: datetime) -> str:
-        self.clock[0] = at
-        request = checked_token_request(None, None, self.runtime.settings)
-        result = await self.runtime.identities.token_for_user(user_key(oid), request)
-        self.clock[0] = NOW
-        return result.communication_user_id
-
-    async def admin_identity(self, at: datetime) -> str:
-        self.clock[0] = at
-        record, _ = await self.runtime.identities.create_identity(None)
-        self.clock[0] = NOW
-        return record.acs_id
-
+class Ops(ClockedRuntime):
     async def list_page(self, **params: str) -> Any:
         return await self.caller.call(
             "list_identities", "GET", "identities", token=self.caller.admin_token(), params=params
@@ -64,18 +44,13 @@ class Ops:
 
 @pytest.fixture
 async def ops(caller: Caller, app_environment: dict[str, str]) -> AsyncIterator[Ops]:
-    clock = [NOW]
-    table = "operator" + uuid.uuid4().hex[:10]
-    settings = Settings.from_env({**app_environment, "REGISTRY_TABLE": table, "STALE_IDENTITY_DAYS": "30"})
-    runtime = build_runtime(settings, clock=lambda: clock[0])
-    await reset_runtime(runtime)
-    yield Ops(runtime, clock, caller)
+    yield Ops(*await clocked_runtime(app_environment, "operator"), caller)
 
 
 async def test_list_filters_and_pages_with_table_continuations(ops: Ops) -> None:
     old_users = {new_user(): None for _ in range(3)}
-    old = [await ops.user_identity(oid, OLD) for oid in old_users]
-    recent = [await ops.user_identity(new_user(), NOW - timedelta(days=1)) for _ in range(2)]
+    old = [await ops.user_identity(user_key(oid), OLD) for oid in old_users]
+    recent = [await ops.user_identity(user_key(new_user()), NOW - timedelta(days=1)) for _ in range(2)]
     admin_made = await ops.admin_identity(NOW - timedelta(days=10))
     everything = set(old) | set(recent) | {admin_made}
 
@@ -158,9 +133,9 @@ async def test_operator_routes_need_the_admin_role(ops: Ops) -> None:
 
 
 async def test_cleanup_preview_is_what_the_run_then_does_and_changes_nothing(ops: Ops) -> None:
-    stale = {await ops.user_identity(new_user(), OLD - timedelta(days=n)) for n in range(3)}
+    stale = {await ops.user_identity(user_key(new_user()), OLD - timedelta(days=n)) for n in range(3)}
     stale.add(await ops.admin_identity(OLD))
-    fresh = await ops.user_identity(new_user(), NOW - timedelta(days=1))
+    fresh = await ops.user_identity(user_key(new_user()), NOW - timedelta(days=1))
     live_before = {identity["id"] for identity in ops.caller.local_azure.identities(live_only=True)}
 
     reply = await ops.caller.call("preview_cleanup", "GET", "cleanup/preview", token=ops.caller.admin_token())
@@ -187,14 +162,14 @@ async def test_cleanup_preview_is_what_the_run_then_does_and_changes_nothing(ops
 async def test_erase_user_removes_every_identity_of_theirs_and_is_idempotent(ops: Ops) -> None:
     oid = new_user()
     key = user_key(oid)
-    first = await ops.user_identity(oid, NOW - timedelta(days=3))
+    first = await ops.user_identity(key, NOW - timedelta(days=3))
     # A leftover: an earlier identity of the same owner still live (its mapping moved on).
     mapping = await ops.runtime.registry.get_mapping(key)
     assert mapping is not None
     await ops.runtime.registry.release_mapping(mapping)
-    second = await ops.user_identity(oid, NOW)
+    second = await ops.user_identity(key, NOW)
     assert second != first
-    bystander = await ops.user_identity(new_user(), NOW)
+    bystander = await ops.user_identity(user_key(new_user()), NOW)
     admin = ops.caller.admin_token("operator-1")
 
     reply = await ops.caller.call(
