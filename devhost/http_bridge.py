@@ -7,6 +7,7 @@ the Functions host.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import azure.functions as func
@@ -16,20 +17,21 @@ from multidict import CIMultiDict
 log = logging.getLogger("devhost")
 
 
+def joined(pairs: Iterable[tuple[str, str]], separator: str) -> dict[str, str]:
+    """One value per key, a repeated key's values joined in order (headers, query parameters)."""
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        values[key] = f"{values[key]}{separator}{value}" if key in values else value
+    return values
+
+
 async def to_function_request(request: web.Request, route_params: dict[str, str]) -> func.HttpRequest:
     """Build the HttpRequest; repeated headers are joined with ', ' and repeated query keys with ','."""
-    headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    params: dict[str, str] = {}
-    for name, value in request.query.items():
-        params[name] = f"{params[name]},{value}" if name in params else value
     return func.HttpRequest(
         method=request.method,
         url=str(request.url),
-        headers=headers,
-        params=params,
+        headers=joined(((name.lower(), value) for name, value in request.headers.items()), ", "),
+        params=joined(request.query.items(), ","),
         route_params=route_params,
         body=await request.read(),
     )

@@ -14,6 +14,8 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
+from devhost.http_bridge import joined
+
 # Kestrel writes the headers it knows in their canonical spelling, whatever case the worker used.
 _KNOWN = {
     name.lower(): name
@@ -25,17 +27,11 @@ _KNOWN = {
 
 
 async def to_rpc_http(protos: ModuleType, request: web.Request, route_params: dict[str, str]) -> Any:
-    headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        key = name.lower()
-        headers[key] = f"{headers[key]},{value}" if key in headers else value
-    query: dict[str, str] = {}
-    for name, value in request.query.items():
-        query[name] = f"{query[name]},{value}" if name in query else value
+    query = joined(request.query.items(), ",")
     http = protos.RpcHttp(
         method=request.method,
         url=str(request.url),
-        headers=headers,
+        headers=joined(((name.lower(), value) for name, value in request.headers.items()), ","),
         query={name: value for name, value in query.items() if value},
         params=route_params,
     )
