@@ -63,6 +63,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     issuers = settings.auth_issuers if settings else ()
     user_key_schema = {"type": "string", "pattern": f"^{user_key_pattern(issuers)}$"}
     moment = {"type": "string", "format": "date-time"}
+    token_body = {"communicationUserId": {"type": "string"}, "token": {"type": "string"}, "expiresOn": moment}
 
     def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
@@ -265,26 +266,15 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                 "TokenResponse": {
                     "type": "object",
                     "required": ["communicationUserId", "token", "expiresOn"],
-                    "properties": {
-                        "communicationUserId": {"type": "string"},
-                        "token": {"type": "string"},
-                        "expiresOn": {"type": "string", "format": "date-time"},
-                    },
+                    "properties": token_body,
                 },
                 "TeamsTokenResponse": {
                     "type": "object",
                     "required": ["token", "expiresOn"],
-                    "properties": {"token": {"type": "string"}, "expiresOn": {"type": "string", "format": "date-time"}},
+                    "properties": {"token": {"type": "string"}, "expiresOn": moment},
                 },
-                "CreatedIdentity": {
-                    "type": "object",
-                    "required": ["communicationUserId"],
-                    "properties": {
-                        "communicationUserId": {"type": "string"},
-                        "token": {"type": "string"},
-                        "expiresOn": {"type": "string", "format": "date-time"},
-                    },
-                },
+                # The same body; the token is there only when scopes were asked for.
+                "CreatedIdentity": {"type": "object", "required": ["communicationUserId"], "properties": token_body},
                 "IdentityRecord": {
                     "type": "object",
                     "required": ["communicationUserId", "state", "createdAt"],
@@ -292,7 +282,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                         "communicationUserId": {"type": "string"},
                         "state": {"type": "string", "enum": [state.value for state in IdentityState]},
                         "owner": {"type": ["string", "null"]},
-                        "createdAt": {"type": "string", "format": "date-time"},
+                        "createdAt": moment,
                         "lastTokenIssuedAt": {"type": ["string", "null"], "format": "date-time"},
                         "scopes": {"type": "array", "items": {"type": "string"}},
                         "deletedAt": {"type": ["string", "null"], "format": "date-time"},
@@ -312,7 +302,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                     "type": "object",
                     "required": ["cutoff", "dryRun", "staleCount", "pendingDeletions", "wouldTake", "candidates"],
                     "properties": {
-                        "cutoff": {"type": "string", "format": "date-time"},
+                        "cutoff": moment,
                         "dryRun": {"type": "boolean"},
                         "staleCount": {"type": "integer", "minimum": 0},
                         "pendingDeletions": {"type": "integer", "minimum": 0},
@@ -326,7 +316,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
                                 "properties": {
                                     "communicationUserId": {"type": "string"},
                                     "owner": {"type": ["string", "null"]},
-                                    "lastActivity": {"type": "string", "format": "date-time"},
+                                    "lastActivity": moment,
                                 },
                             },
                         },
