@@ -1,6 +1,7 @@
 // Demo page: dev sign-in, POST /api/token, and AzureCommunicationTokenCredential refreshing proactively.
 import { AzureCommunicationTokenCredential } from "@azure/communication-common";
 import { setUpOperator } from "./operator";
+import { problem } from "./problem";
 
 interface DemoConfig {
   apiBase: string;
@@ -44,16 +45,6 @@ async function loadConfig(): Promise<DemoConfig> {
   };
 }
 
-async function problem(response: Response): Promise<string> {
-  const text = await response.text();
-  try {
-    const body = JSON.parse(text);
-    return `${response.status} ${body.title ?? ""}${body.detail ? `: ${body.detail}` : ""}`.trim();
-  } catch {
-    return `${response.status} ${text.slice(0, 200)}`.trim();
-  }
-}
-
 async function signIn(config: DemoConfig, userId: string): Promise<string> {
   if (!config.issuerMintUrl) {
     throw new Error("No dev issuer configured: start with `make run`, or open this page with ?mintUrl=…");
@@ -65,7 +56,7 @@ async function signIn(config: DemoConfig, userId: string): Promise<string> {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
-  if (!response.ok) throw new Error(`Sign-in failed: ${await problem(response)}`);
+  if (!response.ok) throw new Error(`Sign-in failed: ${await problem(response, "title")}`);
   return (await response.json()).access_token as string;
 }
 
@@ -76,7 +67,7 @@ async function fetchToken(config: DemoConfig, signal?: AbortSignal): Promise<Tok
     body: JSON.stringify({ scopes: config.scopes, expiresInMinutes: config.expiresInMinutes }),
     signal,
   });
-  if (!response.ok) throw new Error(`POST /api/token failed: ${await problem(response)}`);
+  if (!response.ok) throw new Error(`POST /api/token failed: ${await problem(response, "title")}`);
   return (await response.json()) as TokenResponse;
 }
 

@@ -1,6 +1,7 @@
 // Operator tab: sign in as an admin through the dev issuer, list identities with filters and paging,
 // and preview the next cleanup run. Admin routes need the admin role AND a function key (the devhost's
 // local-only key, from /demo/config.json).
+import { problem } from "./problem";
 
 export interface OperatorConfig {
   apiBase: string;
@@ -24,16 +25,6 @@ let adminBearer = "";
 let continuation: string | null = null;
 let pageNumber = 0;
 
-async function problem(response: Response): Promise<string> {
-  const text = await response.text();
-  try {
-    const body = JSON.parse(text);
-    return `${response.status} ${body.code ?? ""}${body.detail ? `: ${body.detail}` : ""}`.trim();
-  } catch {
-    return `${response.status} ${text.slice(0, 200)}`.trim();
-  }
-}
-
 async function adminSignIn(config: OperatorConfig, adminId: string): Promise<string> {
   if (!config.issuerMintUrl) throw new Error("No dev issuer configured: start with `make run`.");
   const body: Record<string, unknown> = { sub: adminId, oid: adminId, roles: [ADMIN_ROLE], lifetime_seconds: 8 * 3600 };
@@ -43,7 +34,7 @@ async function adminSignIn(config: OperatorConfig, adminId: string): Promise<str
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
-  if (!response.ok) throw new Error(`Admin sign-in failed: ${await problem(response)}`);
+  if (!response.ok) throw new Error(`Admin sign-in failed: ${await problem(response, "code")}`);
   return (await response.json()).access_token as string;
 }
 
@@ -51,7 +42,7 @@ async function adminGet(config: OperatorConfig, path: string): Promise<unknown> 
   const headers: Record<string, string> = { Authorization: `Bearer ${adminBearer}` };
   if (config.functionKey) headers["x-functions-key"] = config.functionKey;
   const response = await fetch(`${config.apiBase}/api/${path}`, { headers });
-  if (!response.ok) throw new Error(`GET /api/${path.split("?")[0]} failed: ${await problem(response)}`);
+  if (!response.ok) throw new Error(`GET /api/${path.split("?")[0]} failed: ${await problem(response, "code")}`);
   return response.json();
 }
 
