@@ -121,10 +121,3 @@ def cluster(
     finally:
         for running in hosts:
             running.host.stop()
-
-
-@pytest.fixture
-def faults(local_azure: LocalAzureProcess) -> Iterator[LocalAzureProcess]:
-    local_azure.reset_faults()
-    yield local_azure
-    local_azure.reset_faults()

@@ -99,7 +99,7 @@ async def test_delete_racing_issue_across_instances_never_yields_a_token_for_the
 
 
 async def test_failed_deletion_on_one_instance_then_calls_on_the_others(
-    cluster: Cluster, faults: LocalAzureProcess
+    cluster: Cluster, acs_faults: LocalAzureProcess
 ) -> None:
     user, token = cluster.user()
     before = cluster.live_ids()
@@ -107,7 +107,7 @@ async def test_failed_deletion_on_one_instance_then_calls_on_the_others(
         created = await cluster.call(session, 0, "POST", "/api/token", token)
         assert created.status == 201
         x = created.json["communicationUserId"]
-        faults.set_faults(rate_limits={"revoke": {"limit": 0, "window_seconds": 60}})
+        acs_faults.set_faults(rate_limits={"revoke": {"limit": 0, "window_seconds": 60}})
         failed = await cluster.call(session, 0, "DELETE", "/api/me", token)
         assert failed.status == 429 and failed.json["code"] == "upstream_throttled", failed.json
         mapping = cluster.mapping_of(user)
@@ -117,7 +117,7 @@ async def test_failed_deletion_on_one_instance_then_calls_on_the_others(
             assert reply.status in (429, 503), (reply.status, reply.json)
             assert "Retry-After" in reply.headers
         assert cluster.live_ids() - before == {x}, "no second identity while X is being deleted"
-        faults.reset_faults()
+        acs_faults.reset_faults()
         retried = await cluster.call(session, 2, "DELETE", "/api/me", token)
         assert retried.status == 204, retried.json
         assert x not in cluster.live_ids(), "the retried delete deleted X, the identity the user had"
@@ -129,16 +129,16 @@ async def test_failed_deletion_on_one_instance_then_calls_on_the_others(
 
 
 async def test_finishing_a_failed_deletion_is_the_next_token_request(
-    cluster: Cluster, faults: LocalAzureProcess
+    cluster: Cluster, acs_faults: LocalAzureProcess
 ) -> None:
     """A deletion left halfway is finished by whichever instance serves the user's next token request."""
     _, token = cluster.user()
     before = cluster.live_ids()
     async with aiohttp.ClientSession() as session:
         x = (await cluster.call(session, 0, "POST", "/api/token", token)).json["communicationUserId"]
-        faults.set_faults(rate_limits={"delete": {"limit": 0, "window_seconds": 60}})
+        acs_faults.set_faults(rate_limits={"delete": {"limit": 0, "window_seconds": 60}})
         assert (await cluster.call(session, 0, "DELETE", "/api/me", token)).status == 429
-        faults.reset_faults()
+        acs_faults.reset_faults()
         reply = await cluster.call(session, 1, "POST", "/api/token", token)
     assert reply.status == 201, reply.json
     assert x not in cluster.live_ids()
@@ -173,14 +173,14 @@ async def test_per_user_limits_are_global(cluster: Cluster) -> None:
         assert 429 not in deletes[:1]
 
 
-async def test_acs_create_is_sent_once_against_a_503(cluster: Cluster, faults: LocalAzureProcess) -> None:
+async def test_acs_create_is_sent_once_against_a_503(cluster: Cluster, acs_faults: LocalAzureProcess) -> None:
     user, token = cluster.user()
-    faults.set_faults(error_rate=1.0, error_status=503)
-    faults.reset_stats()
+    acs_faults.set_faults(error_rate=1.0, error_status=503)
+    acs_faults.reset_stats()
     async with aiohttp.ClientSession() as session:
         reply = await cluster.call(session, 0, "POST", "/api/token", token)
-    stats = faults.stats()
-    faults.reset_faults()
+    stats = acs_faults.stats()
+    acs_faults.reset_faults()
     assert reply.status == 503, reply.json
     assert stats["totals"].get("create") == 1, stats["operations"]
     mapping = cluster.mapping_of(user)
@@ -188,13 +188,13 @@ async def test_acs_create_is_sent_once_against_a_503(cluster: Cluster, faults: L
 
 
 async def test_kill_during_create_leaves_a_visible_claim_and_a_bounded_window(
-    cluster: Cluster, faults: LocalAzureProcess
+    cluster: Cluster, acs_faults: LocalAzureProcess
 ) -> None:
     """kill -9 of the instance while ACS is creating: waiters on other instances get 503 with the claim's
     real remaining lease; the registry and ACS are compared; the instance comes back."""
     user, token = cluster.user()
     before = cluster.live_ids()
-    faults.set_faults(latency_ms=1500)
+    acs_faults.set_faults(latency_ms=1500)
     async with aiohttp.ClientSession() as session:
         request = asyncio.ensure_future(cluster.call(session, 0, "POST", "/api/token", token))
         for _ in range(100):
@@ -208,7 +208,7 @@ async def test_kill_during_create_leaves_a_visible_claim_and_a_bounded_window(
             await request
         except aiohttp.ClientError:
             pass
-        faults.reset_faults()
+        acs_faults.reset_faults()
         await asyncio.sleep(2)  # ACS finishes the create the dead instance asked for
         waiter = await cluster.call(session, 1, "POST", "/api/token", token)
     assert waiter.status == 503, waiter.json
@@ -228,7 +228,7 @@ async def test_kill_during_create_leaves_a_visible_claim_and_a_bounded_window(
 
 
 async def test_kill_during_delete_is_finished_by_the_next_call_on_another_instance(
-    cluster: Cluster, faults: LocalAzureProcess
+    cluster: Cluster, acs_faults: LocalAzureProcess
 ) -> None:
     """kill -9 of the instance while ACS is revoking for DELETE /api/me: the mapping says `deleting` and
     names X; the user's next token call on another instance deletes X, then creates Y. Never both live."""
@@ -236,7 +236,7 @@ async def test_kill_during_delete_is_finished_by_the_next_call_on_another_instan
     before = cluster.live_ids()
     async with aiohttp.ClientSession() as session:
         x = (await cluster.call(session, 2, "POST", "/api/token", token)).json["communicationUserId"]
-        faults.set_faults(latency_ms=1500)
+        acs_faults.set_faults(latency_ms=1500)
         request = asyncio.ensure_future(cluster.call(session, 2, "DELETE", "/api/me", token))
         for _ in range(100):
             mapping = cluster.mapping_of(user)
@@ -249,7 +249,7 @@ async def test_kill_during_delete_is_finished_by_the_next_call_on_another_instan
             await request
         except aiohttp.ClientError:
             pass
-        faults.reset_faults()
+        acs_faults.reset_faults()
         pending = {row["RowKey"] for row in cluster.rows() if row["PartitionKey"] == "deleting"}
         assert x in pending, "the deleting index names the interrupted deletion (for the repair pass)"
         reply = await cluster.call(session, 0, "POST", "/api/token", token)
