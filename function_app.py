@@ -2,10 +2,11 @@
 
 import azure.functions as func
 
-from token_service.blueprints import admin_routes, cleanup_timer, meta_routes, operator_routes, startup, user_routes
+from token_service import startup
+from token_service.blueprints import admin, cleanup_timer, meta, operator, user
 
 startup.validate_settings()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for blueprint in (user_routes.bp, admin_routes.bp, operator_routes.bp, meta_routes.bp, cleanup_timer.bp):
+for blueprint in (user.bp, admin.bp, operator.bp, meta.bp, cleanup_timer.bp):
     app.register_blueprint(blueprint)

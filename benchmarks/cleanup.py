@@ -118,10 +118,10 @@ class CountingTable:
 
 
 async def child_run(pace: float, budget: float) -> dict[str, Any]:
-    from token_service.runtime import build_runtime
+    from token_service.services import build_services
     from token_service.settings import Settings
 
-    runtime = build_runtime(Settings.from_env())
+    runtime = build_services(Settings.from_env())
     table = runtime.registry._table
     counting = CountingTable(table._table)
     table._table = counting  # type: ignore[assignment]
@@ -575,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
                 "appended to Azurite's saved table database while it was stopped",
                 "phases": "pacing check (small stale-only registry, own table), control (the 10,000 stale only), "
                 "then the full registry (the control's table plus the fresh rows)",
-                "run": "child process: build_runtime(Settings.from_env()) then runtime.cleanup().run()",
+                "run": "child process: build_services(Settings.from_env()) then runtime.cleanup().run()",
                 "rows_read": "rows returned by query_entities and get_entity on the registry's table client",
                 "calls_per_second": "local_azure's 204 counts for revoke and delete / the run's duration",
                 "memory": "VmHWM of the child process (interpreter, imports, runtime and the run)",

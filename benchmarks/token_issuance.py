@@ -138,7 +138,7 @@ class FunctionPath:
 class DirectPath:
     """The SDK straight to local_azure, with managed identity like the app.
 
-    Its aiohttp session is configured as the app's clients are (token_service.transport): local_azure's
+    Its aiohttp session is configured as the app's clients are (token_service.platform.transport): local_azure's
     CA through one SSL context, so connections are kept alive, and proxy settings read from the
     environment only if a proxy variable is set.
     """
@@ -148,7 +148,7 @@ class DirectPath:
         from azure.core.pipeline.transport import AioHttpTransport
         from azure.identity.aio import DefaultAzureCredential
 
-        from token_service.transport import proxy_configured
+        from token_service.platform.transport import proxy_configured
 
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=ca_file)),

@@ -13,12 +13,12 @@ from pathlib import Path
 from aiohttp import web
 
 from devhost.cors import CorsPolicy
-from devhost.direct import DirectRuntime
+from devhost.direct import DirectRunner
 from devhost.functions import IndexingError
 from devhost.host_storage import host_id, hosts_container
 from devhost.limits import protocol_factory
 from devhost.routes import RouteError
-from devhost.runtime import MODES, FunctionRuntime, RuntimeStartError, resolve_mode
+from devhost.runner import MODES, FunctionRunner, RunnerStartError, resolve_mode
 from devhost.server import HostState, build_app, route_prefix_from_host_json
 from devhost.settings import (
     LocalSettings,
@@ -33,7 +33,7 @@ from devhost.timers import ScheduleError, TimerStorage
 from devhost.webbuild import ensure_web_built
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STARTUP_ERRORS = (SettingsError, IndexingError, RouteError, ScheduleError, RuntimeStartError)
+STARTUP_ERRORS = (SettingsError, IndexingError, RouteError, ScheduleError, RunnerStartError)
 
 log = logging.getLogger("devhost")
 
@@ -94,13 +94,13 @@ def banner(state: HostState, base_url: str) -> str:
     return "\n".join(lines)
 
 
-async def start_runtime(mode: str, app_dir: Path) -> FunctionRuntime:
+async def start_runtime(mode: str, app_dir: Path) -> FunctionRunner:
     """Index the app in the chosen mode (inside the serving event loop: the worker dispatches there)."""
     if mode == "worker":
-        from devhost.worker.runtime import WorkerRuntime
+        from devhost.worker.runner import WorkerRunner
 
-        return await WorkerRuntime.start(app_dir, PROJECT_ROOT / ".local" / "worker-protos")
-    return DirectRuntime.start(app_dir)
+        return await WorkerRunner.start(app_dir, PROJECT_ROOT / ".local" / "worker-protos")
+    return DirectRunner.start(app_dir)
 
 
 def timer_storage(app_dir: Path) -> TimerStorage | None:

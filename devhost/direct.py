@@ -13,8 +13,8 @@ from devhost.http_bridge import internal_error, to_function_request, to_web_resp
 from devhost.invoke import invoke
 
 
-class DirectRuntime:
-    """FunctionRuntime that indexes `app.get_functions()` itself and calls the user functions."""
+class DirectRunner:
+    """FunctionRunner that indexes `app.get_functions()` itself and calls the user functions."""
 
     mode = "direct"
 
@@ -22,7 +22,7 @@ class DirectRuntime:
         self.functions = functions
 
     @classmethod
-    def start(cls, app_dir: Path) -> DirectRuntime:
+    def start(cls, app_dir: Path) -> DirectRunner:
         return cls(index_functions(load_function_app(app_dir)))
 
     async def invoke_http(

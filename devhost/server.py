@@ -18,7 +18,7 @@ from devhost.demo import DIST, add_demo_routes
 from devhost.functions import FunctionSpec
 from devhost.limits import headers_total_limit
 from devhost.routes import RouteTemplate, compile_route
-from devhost.runtime import FunctionRuntime
+from devhost.runner import FunctionRunner
 from devhost.settings import HostKeys
 from devhost.timers import ScheduleError, TimerRunner, TimerStorage, resolve_schedule
 
@@ -34,7 +34,7 @@ AdminHandler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamRespo
 class HostState:
     """Everything the handlers share; built once at start."""
 
-    runtime: FunctionRuntime | None  # None: demo-only
+    runtime: FunctionRunner | None  # None: demo-only
     keys: HostKeys
     cors: CorsPolicy
     route_prefix: str = "api"

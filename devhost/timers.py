@@ -22,7 +22,7 @@ from azure.storage.blob.aio import ContainerClient
 from croniter import croniter
 
 from devhost.functions import FunctionSpec
-from devhost.runtime import FunctionRuntime
+from devhost.runner import FunctionRunner
 from devhost.schedule_monitor import NEVER, ScheduleMonitor, ScheduleStatus
 from devhost.singleton import ListenerLock, SingletonOptions
 
@@ -102,7 +102,7 @@ class TimerRunner:
     """
 
     def __init__(
-        self, function: FunctionSpec, schedule: Schedule, runtime: FunctionRuntime, storage: TimerStorage | None = None
+        self, function: FunctionSpec, schedule: Schedule, runtime: FunctionRunner, storage: TimerStorage | None = None
     ) -> None:
         self.function = function
         self.schedule = schedule

@@ -35,8 +35,8 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-from local_azure.acs_local import LOOPBACK
-from local_azure.mi_tokens import MONITOR, MiTokens
+from local_azure.acs.local import LOOPBACK
+from local_azure.entra.mi_tokens import MONITOR, MiTokens
 
 TRACK_PATH = "/v2.1/track"
 MAX_BATCHES = 2000  # enough for a long `make run`; older batches are forgotten

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_azure.faults import OPERATIONS
+from local_azure.acs.faults import OPERATIONS
 
 _RATE = re.compile(r"^(?P<op>[a-z]+)=(?P<count>\d+)/(?P<seconds>\d+(\.\d+)?)$")
 

@@ -21,25 +21,25 @@ from pathlib import Path
 from aiohttp import web
 
 from local_azure import settings_file
-from local_azure.acs_app import (
+from local_azure.acs.app import (
     SERVICE,
     AcsService,
     add_data_plane_routes,
     data_plane_middleware,
     errors_middleware,
 )
-from local_azure.acs_auth import AcsAuthenticator
-from local_azure.acs_local import SIGNING_KEY, add_local_routes
-from local_azure.acs_tokens import AcsTokens
+from local_azure.acs.auth import AcsAuthenticator
+from local_azure.acs.faults import Faults, FaultSettings, Stats, apply_changes
+from local_azure.acs.local import SIGNING_KEY, add_local_routes
+from local_azure.acs.store import IdentityStore
+from local_azure.acs.teams import TEAMS_AUDIENCE, TeamsExchange
+from local_azure.acs.tokens import AcsTokens
 from local_azure.appinsights import add_appinsights_routes
 from local_azure.cli import Config, parse_args
-from local_azure.faults import Faults, FaultSettings, Stats, apply_changes
-from local_azure.issuer import DEFAULT_AUDIENCE, ISSUER, IssuerService, add_issuer_routes, cors_middleware
-from local_azure.managed_identity import MI_SERVICE, MiService, add_managed_identity_routes
+from local_azure.entra.issuer import DEFAULT_AUDIENCE, ISSUER, IssuerService, add_issuer_routes, cors_middleware
+from local_azure.entra.managed_identity import MI_SERVICE, MiService, add_managed_identity_routes
+from local_azure.entra.mi_tokens import MiTokens
 from local_azure.material import Material, load_or_create_material
-from local_azure.mi_tokens import MiTokens
-from local_azure.store import IdentityStore
-from local_azure.teams import TEAMS_AUDIENCE, TeamsExchange
 
 log = logging.getLogger("local_azure")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local_azure import issuer
+from local_azure.entra import issuer
 from local_azure.files import read_json, write_json_atomic
 
 DEFAULT_NAME = "settings.json"

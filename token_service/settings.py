@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from token_service.token_rules import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES
+from token_service.acs.rules import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES
 
 ACS_CREDENTIALS = ("managed_identity", "developer")
 DEFAULT_CLEANUP_RATE = 10  # per second, for revokes and for deletes: 300 of ACS's 500 per 30 s

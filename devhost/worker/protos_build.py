@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from devhost.runtime import RuntimeStartError
+from devhost.runner import RunnerStartError
 
 PROTO_DIR = Path(__file__).resolve().parent / "protos"
 PACKAGE = "functions_rpc"
 PROTO_FILES = ("FunctionRpc.proto", "identity/ClaimsIdentityRpc.proto", "shared/NullableTypes.proto")
 
 
-class ProtosError(RuntimeStartError):
+class ProtosError(RunnerStartError):
     """grpcio-tools is missing or protoc failed."""
 
 

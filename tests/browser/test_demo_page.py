@@ -78,7 +78,7 @@ def test_operator_tab_lists_pages_and_previews(browser: Browser, demo_host: Real
     identities made by users of this test are listed, paged, filtered by owner, and the preview shows."""
     import urllib.request
 
-    from local_azure.issuer import DEFAULT_TENANT_ID
+    from local_azure.entra.issuer import DEFAULT_TENANT_ID
 
     made = []
     for n in range(3):

@@ -71,7 +71,7 @@ def project_copy(tmp_path: Path) -> Path:
         "local.settings.sample.json",
         "tests/test_x.py",
         "benchmarks/b.py",
-        "local_azure/acs_app.py",
+        "local_azure/acs/app.py",
         "devhost/run.py",
         "devtools/launcher.py",
         "web/index.html",

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from devhost.cors import CorsPolicy
-from devhost.direct import DirectRuntime
+from devhost.direct import DirectRunner
 from devhost.functions import FunctionSpec
 from devhost.server import HostState
 from devhost.settings import HostKeys
@@ -19,7 +19,7 @@ async def _tick(timer: object) -> None:
 
 def _state(schedule: str) -> HostState:
     timer = FunctionSpec("tick", "timerTrigger", "timer", _tick, {"type": "timerTrigger", "schedule": schedule})
-    return HostState(DirectRuntime([timer]), HostKeys({"default": "k"}, "m"), CorsPolicy((), False))
+    return HostState(DirectRunner([timer]), HostKeys({"default": "k"}, "m"), CorsPolicy((), False))
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])

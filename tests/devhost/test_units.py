@@ -77,11 +77,11 @@ def test_host_id_as_the_functions_host_derives_it() -> None:
 
 
 def test_mode_resolution() -> None:
-    from devhost.runtime import RuntimeStartError, resolve_mode
+    from devhost.runner import RunnerStartError, resolve_mode
 
     assert resolve_mode("auto", (3, 11)) == "direct" and resolve_mode("auto", (3, 13)) == "worker"
     assert resolve_mode("direct", (3, 13)) == "direct"
-    with pytest.raises(RuntimeStartError, match=r"3\.13\+"):
+    with pytest.raises(RunnerStartError, match=r"3\.13\+"):
         resolve_mode("worker", (3, 11))
 
 

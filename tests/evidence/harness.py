@@ -19,7 +19,7 @@ from azure.data.tables import TableClient
 
 from devhost.process import HostProcess
 from local_azure.azurite import AzuriteProcess, free_port
-from local_azure.issuer import DEFAULT_TENANT_ID
+from local_azure.entra.issuer import DEFAULT_TENANT_ID
 from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import PROJECT_ROOT, real_app_environment
 from token_service.registry import is_identity_row, is_mapping_row

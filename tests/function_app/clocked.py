@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.function_app.conftest import Caller
 from token_service.http.inputs import checked_token_request
-from token_service.runtime import Runtime, build_runtime, reset_runtime
+from token_service.services import Services, build_services, reset_services
 from token_service.settings import Settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -21,7 +21,7 @@ OLD = NOW - timedelta(days=60)
 
 @dataclass
 class ClockedRuntime:
-    runtime: Runtime
+    runtime: Services
     clock: list[datetime]
     caller: Caller
 
@@ -44,11 +44,11 @@ class ClockedRuntime:
             self.clock[0] = previous
 
 
-async def clocked_runtime(app_environment: dict[str, str], table_prefix: str) -> tuple[Runtime, list[datetime]]:
+async def clocked_runtime(app_environment: dict[str, str], table_prefix: str) -> tuple[Services, list[datetime]]:
     """The process's runtime, rebuilt on a fresh table with a clock at NOW that tests move."""
     clock = [NOW]
     table = table_prefix + uuid.uuid4().hex[:10]
     settings = Settings.from_env({**app_environment, "REGISTRY_TABLE": table, "STALE_IDENTITY_DAYS": "30"})
-    runtime = build_runtime(settings, clock=lambda: clock[0])
-    await reset_runtime(runtime)
+    runtime = build_services(settings, clock=lambda: clock[0])
+    await reset_services(runtime)
     return runtime, clock

@@ -15,7 +15,7 @@ import pytest
 
 from devtools.app_settings import app_settings
 from local_azure.azurite import AzuriteProcess
-from local_azure.issuer import DEFAULT_TENANT_ID
+from local_azure.entra.issuer import DEFAULT_TENANT_ID
 from local_azure.process import LocalAzureProcess
 
 ADMIN_ROLE = "TokenService.Admin"
@@ -61,11 +61,11 @@ def functions(registered: list[Any]) -> dict[str, Callable[..., Any]]:
 @pytest.fixture(autouse=True)
 async def fresh_runtime(app_environment: dict[str, str]) -> AsyncIterator[None]:
     """Each test starts from the settings in the environment (tests may install their own runtime)."""
-    from token_service.runtime import reset_runtime
+    from token_service.services import reset_services
 
-    await reset_runtime()
+    await reset_services()
     yield
-    await reset_runtime()
+    await reset_services()
 
 
 @dataclass

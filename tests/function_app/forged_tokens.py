@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from local_azure.issuer import DEFAULT_TENANT_ID
+from local_azure.entra.issuer import DEFAULT_TENANT_ID
 from tests.function_app.conftest import Caller, new_user
 
 CLIENT_APP_ID = "0c9a8b7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"  # the frontend's app registration (azp)

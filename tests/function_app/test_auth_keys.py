@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from local_azure.azurite import free_port
 from local_azure.signing import b64url
 from tests.function_app.conftest import Caller
-from token_service.auth_keys import KeyRing
-from token_service.caller_auth import CallerAuthenticator
+from token_service.auth.authenticator import CallerAuthenticator
+from token_service.auth.keys import KeyRing
 from token_service.errors import AuthKeysUnavailable, Unauthenticated
-from token_service.runtime import build_runtime, reset_runtime
+from token_service.services import build_services, reset_services
 from token_service.settings import Settings
 
 TIMEOUT = 1.0
@@ -170,7 +170,7 @@ async def test_cold_instance_with_unreachable_issuer_answers_503_with_retry_afte
 ) -> None:
     """Through the app: connection refused by the issuer is a 503 with a stable code, not a 401."""
     issuer = f"http://127.0.0.1:{free_port()}/tenant/v2.0"  # nothing listens there
-    await reset_runtime(build_runtime(Settings.from_env({**app_environment, "AUTH_ISSUER": issuer})))
+    await reset_services(build_services(Settings.from_env({**app_environment, "AUTH_ISSUER": issuer})))
     reply = await caller.call("issue_user_token", "POST", "token", token=_token(issuer))
     assert (reply.status, reply.json["code"]) == (503, "auth_keys_unavailable"), reply.body
     assert int(reply.headers["Retry-After"]) >= 1

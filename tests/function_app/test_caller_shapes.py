@@ -13,10 +13,10 @@ from typing import Any
 import jwt
 import pytest
 
-from local_azure.issuer import DEFAULT_TENANT_ID
+from local_azure.entra.issuer import DEFAULT_TENANT_ID
 from tests.function_app.conftest import ADMIN_ROLE, Caller, new_user, user_key
 from tests.function_app.forged_tokens import issuer_key, sign, user_claims
-from token_service.runtime import build_runtime, get_runtime, reset_runtime
+from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 
 OTHER_TENANT = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
@@ -159,7 +159,7 @@ async def test_v1_and_v2_tokens_of_one_user_are_one_identity(caller: Caller) -> 
     second = await caller.call("issue_user_token", "POST", "token", token=mint(caller, oid=user))
     assert (first.status, second.status) == (201, 200), (first.body, second.body)
     assert first.json["communicationUserId"] == second.json["communicationUserId"]
-    mapping = await get_runtime().registry.get_mapping(user_key(user))
+    mapping = await get_services().registry.get_mapping(user_key(user))
     assert mapping is not None and mapping.acs_id == first.json["communicationUserId"]
 
 
@@ -171,7 +171,7 @@ async def test_sub_only_token_never_maps_to_the_user_with_that_oid(caller: Calle
     assert (owned.status, posing.status) == (201, 201), (owned.body, posing.body)
     assert owned.json["communicationUserId"] != posing.json["communicationUserId"]
     issuer = caller.local_azure.settings.issuer
-    mapping = await get_runtime().registry.get_mapping(f"sub:{issuer}:{victim}")
+    mapping = await get_services().registry.get_mapping(f"sub:{issuer}:{victim}")
     assert mapping is not None and mapping.acs_id == posing.json["communicationUserId"]
 
 
@@ -179,13 +179,13 @@ async def test_same_oid_in_two_tenants_is_two_users(caller: Caller, app_environm
     """A multi-tenant app: `oid` is unique only within its tenant."""
     other_issuer = caller.local_azure.settings.issuer.replace(DEFAULT_TENANT_ID, OTHER_TENANT)
     env = {**app_environment, "AUTH_ISSUER": app_environment["AUTH_ISSUER"] + "," + other_issuer}
-    await reset_runtime(build_runtime(Settings.from_env(env)))
+    await reset_services(build_services(Settings.from_env(env)))
     oid = new_user()
     home = await caller.call("issue_user_token", "POST", "token", token=mint(caller, oid=oid))
     other = await caller.call("issue_user_token", "POST", "token", token=mint(caller, oid=oid, tid=OTHER_TENANT))
     assert (home.status, other.status) == (201, 201), (home.body, other.body)
     assert home.json["communicationUserId"] != other.json["communicationUserId"]
-    registry = get_runtime().registry
+    registry = get_services().registry
     for tenant, reply in ((DEFAULT_TENANT_ID, home), (OTHER_TENANT, other)):
         mapping = await registry.get_mapping(user_key(oid, tenant))
         assert mapping is not None and mapping.acs_id == reply.json["communicationUserId"]

@@ -12,8 +12,8 @@ import pytest
 
 from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
 from tests.function_app.conftest import Caller, new_user
-from token_service.acs_gateway import AcsCall, AcsGateway
-from token_service.cleanup import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
+from token_service.acs.gateway import AcsCall, AcsGateway
+from token_service.cleanup.run import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
 from token_service.http.inputs import checked_token_request
 from token_service.registry import ActivityEntry, IdentityState, Registry
 from token_service.registry.claims import CleanupClaim

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from local_azure.process import LocalAzureProcess
-from token_service.runtime import build_runtime
+from token_service.services import build_services
 from token_service.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ def test_cli_dry_run_prints_progress_and_summary(
 ) -> None:
     env = {**os.environ, **app_environment, "REGISTRY_TABLE": "cli" + uuid.uuid4().hex[:10]}
     result = subprocess.run(
-        [sys.executable, "-m", "token_service.cleanup_cli", "--dry-run"],
+        [sys.executable, "-m", "token_service.cleanup", "--dry-run"],
         cwd=Path(__file__).resolve().parents[2],
         env=env,
         capture_output=True,
@@ -39,7 +39,7 @@ def test_cli_dry_run_prints_progress_and_summary(
 def test_cli_names_a_bad_setting(app_environment: dict[str, str]) -> None:
     env = {**os.environ, **app_environment, "STALE_IDENTITY_DAYS": "soon"}
     result = subprocess.run(
-        [sys.executable, "-m", "token_service.cleanup_cli"],
+        [sys.executable, "-m", "token_service.cleanup"],
         cwd=Path(__file__).resolve().parents[2],
         env=env,
         capture_output=True,
@@ -55,13 +55,13 @@ async def test_cli_refuses_while_another_run_holds_the_lease(
 ) -> None:
     table = "cli" + uuid.uuid4().hex[:10]
     settings = Settings.from_env({**app_environment, "REGISTRY_TABLE": table})
-    runtime = build_runtime(settings)
+    runtime = build_services(settings)
     lease = runtime.registry.cleanup_lease("instance-z pid 77 timer")
     await lease.acquire()
     try:
         env = {**os.environ, **app_environment, "REGISTRY_TABLE": table}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "token_service.cleanup_cli", cwd=PROJECT_ROOT, env=env,
+            sys.executable, "-m", "token_service.cleanup", cwd=PROJECT_ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         stdout, stderr = await asyncio.wait_for(process.communicate(), 120)

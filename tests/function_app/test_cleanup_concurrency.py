@@ -29,7 +29,7 @@ from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import PROJECT_ROOT, RealAppHost, start_real_app
 from token_service.registry import IdentityState
 from token_service.registry.lease import LEASE_KEY
-from token_service.runtime import build_runtime
+from token_service.services import build_services
 from token_service.settings import Settings
 
 STALE = 100  # 10 s of work at 10/s: the three runs overlap however slowly the CLI starts
@@ -69,7 +69,7 @@ def two_hosts(
 async def populate(settings: Settings, count: int) -> list[str]:
     """Identities last used 60 days ago, made by the app's own code with its clock set back."""
     old = datetime.now(UTC) - timedelta(days=60)
-    runtime = build_runtime(settings, clock=lambda: old)
+    runtime = build_services(settings, clock=lambda: old)
     try:
         made: list[str] = []
         for start in range(0, count, 10):
@@ -81,7 +81,7 @@ async def populate(settings: Settings, count: int) -> list[str]:
 
 
 async def lease_row(settings: Settings) -> Any:
-    runtime = build_runtime(settings)
+    runtime = build_services(settings)
     try:
         return await runtime.registry._table.get(LEASE_KEY, LEASE_KEY)
     finally:
@@ -89,7 +89,7 @@ async def lease_row(settings: Settings) -> Any:
 
 
 async def states(settings: Settings, ids: list[str]) -> set[IdentityState]:
-    runtime = build_runtime(settings)
+    runtime = build_services(settings)
     try:
         records = [await runtime.registry.get_identity(acs_id) for acs_id in ids]
         return {record.state for record in records if record is not None}
@@ -131,7 +131,7 @@ async def test_three_concurrent_runs_do_one_runs_work(
 
     started = time.monotonic()
     cli = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "token_service.cleanup_cli", cwd=PROJECT_ROOT, env=host_a.env,
+        sys.executable, "-m", "token_service.cleanup", cwd=PROJECT_ROOT, env=host_a.env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -187,7 +187,7 @@ async def test_the_repair_timer_finishes_a_deletion_a_dead_request_left(
     host API, finishes it (the hourly schedule does the same without anyone asking)."""
     host_a, _ = two_hosts
     settings = Settings.from_env(host_a.env)
-    runtime = build_runtime(settings)
+    runtime = build_services(settings)
     try:
         record, _ = await runtime.identities.create_identity(None)
         await runtime.registry.mark_deleting(record, "user", datetime.now(UTC))

@@ -11,7 +11,7 @@ import pytest
 
 from tests.function_app.test_cleanup import NOW, World
 from tests.function_app.test_cleanup import world as world
-from token_service.cleanup import StaleIdentityCleanup
+from token_service.cleanup.run import StaleIdentityCleanup
 from token_service.registry import ActivityEntry, IdentityState, Registry
 from token_service.registry.claims import CleanupClaim
 from token_service.registry.lease import LEASE_KEY, CleanupLease, CleanupLeaseHeld

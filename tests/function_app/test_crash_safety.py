@@ -10,8 +10,8 @@ import pytest
 
 from local_azure.azurite import AzuriteProcess, free_port
 from tests.function_app.conftest import Caller, new_user, user_key
-from token_service.identity_service import CREATION_LEASE
-from token_service.runtime import build_runtime, get_runtime, reset_runtime
+from token_service.identities.service import CREATION_LEASE
+from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 
 
@@ -28,7 +28,7 @@ async def unreachable_registry(app_environment: dict[str, str]) -> None:
         "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
         f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
     )
-    await reset_runtime(build_runtime(Settings.from_env({**app_environment, "AzureWebJobsStorage": connection})))
+    await reset_services(build_services(Settings.from_env({**app_environment, "AzureWebJobsStorage": connection})))
 
 
 async def test_admin_create_with_registry_down_leaves_no_orphan(caller: Caller, unreachable_registry: None) -> None:
@@ -58,11 +58,11 @@ async def test_registry_dies_between_acs_create_and_registry_write(
     ports = (azurite.blob_port, azurite.queue_port, azurite.table_port)
     now = [datetime.now(UTC)]
     settings = Settings.from_env({**app_environment, "AzureWebJobsStorage": azurite.connection_string})
-    await reset_runtime(build_runtime(settings, clock=lambda: now[0]))
+    await reset_services(build_services(settings, clock=lambda: now[0]))
     user = new_user()
     token = caller.user_token(user)
     try:
-        await get_runtime().registry.ensure_table()
+        await get_services().registry.ensure_table()
         before = _live_ids(caller)
         caller.local_azure.set_faults(latency_ms=1500)
         request = asyncio.create_task(caller.call("issue_user_token", "POST", "token", token=token))
@@ -79,10 +79,10 @@ async def test_registry_dies_between_acs_create_and_registry_write(
         assert again.status == 201, again.body
         created = _live_ids(caller) - before
         assert created == {again.json["communicationUserId"]}
-        mapping = await get_runtime().registry.get_mapping(user_key(user))
+        mapping = await get_services().registry.get_mapping(user_key(user))
         assert mapping is not None and mapping.acs_id == again.json["communicationUserId"]
     finally:
-        await reset_runtime()
+        await reset_services()
         azurite.stop()
 
 
@@ -90,8 +90,8 @@ async def test_caller_waits_for_a_live_claim_then_takes_over_an_expired_one(
     caller: Caller, app_environment: dict[str, str]
 ) -> None:
     now = [datetime.now(UTC)]
-    await reset_runtime(build_runtime(Settings.from_env(app_environment), clock=lambda: now[0]))
-    registry = get_runtime().registry
+    await reset_services(build_services(Settings.from_env(app_environment), clock=lambda: now[0]))
+    registry = get_services().registry
     user = new_user()
     await registry.claim_mapping(user, now[0] + CREATION_LEASE, None)  # a creator that then died
     now[0] += CREATION_LEASE + timedelta(seconds=1)

@@ -17,8 +17,8 @@ from azure.identity.aio import DefaultAzureCredential
 
 from local_azure.process import LocalAzureProcess
 from tests.function_app.conftest import Caller, new_user
-from token_service.credentials import acs_credential, developer_credential
-from token_service.runtime import get_runtime
+from token_service.platform.credentials import acs_credential, developer_credential
+from token_service.services import get_services
 from token_service.settings import Settings
 
 COMMUNICATION_SCOPE = "https://communication.azure.com/.default"
@@ -48,7 +48,7 @@ async def test_env_credential_variables_do_not_change_the_identity(
     user = new_user()
     reply = await caller.call("issue_user_token", "POST", "token", token=caller.user_token(user))
     assert reply.status == 201, reply.body
-    token = await get_runtime().credential.get_token(COMMUNICATION_SCOPE)
+    token = await get_services().credential.get_token(COMMUNICATION_SCOPE)
     claims = jwt.decode(token.token, options={"verify_signature": False})
     assert claims["appid"] == env_credential_variables  # the user-assigned managed identity, from local_azure
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.function_app.conftest import TEAMS_APP_ID, Caller, new_user
-from token_service.runtime import reset_runtime
+from token_service.services import reset_services
 
 
 async def test_health_ready(caller: Caller) -> None:
@@ -19,7 +19,7 @@ async def test_health_ready(caller: Caller) -> None:
 
 
 async def test_health_reports_managed_identity_failure(caller: Caller, local_azure: Any) -> None:
-    await reset_runtime()  # a new worker with no cached credential token
+    await reset_services()  # a new worker with no cached credential token
     local_azure.set_mi_faults(500)
     try:
         reply = await caller.call("health", "GET", "health")

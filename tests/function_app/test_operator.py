@@ -16,7 +16,7 @@ import pytest
 from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
 from tests.function_app.conftest import Caller, new_user, user_key
 from token_service.registry import IdentityState
-from token_service.runtime import build_runtime, reset_runtime
+from token_service.services import build_services, reset_services
 from token_service.settings import Settings
 
 
@@ -208,7 +208,7 @@ async def test_erase_refuses_malformed_and_foreign_user_keys(ops: Ops, bad: str)
 
 
 async def test_metrics_count_what_happened_and_carry_no_user_key_or_token(ops: Ops) -> None:
-    from token_service.telemetry import ALLOWED_ATTRIBUTES, attributes_in
+    from token_service.telemetry.metrics import ALLOWED_ATTRIBUTES, attributes_in
 
     def value(snapshot: dict[str, Any], name: str, **attributes: Any) -> float:
         total = 0.0
@@ -260,12 +260,12 @@ async def test_metrics_count_what_happened_and_carry_no_user_key_or_token(ops: O
 
 
 async def test_our_rate_limit_is_counted(ops: Ops, app_environment: dict[str, str]) -> None:
-    from token_service.telemetry import telemetry
+    from token_service.telemetry.metrics import telemetry
 
     settings = Settings.from_env(
         {**app_environment, "TOKEN_RATE_PER_MINUTE": "1", "REGISTRY_TABLE": "ratelim" + uuid.uuid4().hex[:8]}
     )
-    await reset_runtime(build_runtime(settings))
+    await reset_services(build_services(settings))
 
     def limited() -> float:
         for metric in telemetry().snapshot()["metrics"]:

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from tests.function_app.conftest import Caller, new_user, user_key
-from token_service.runtime import build_runtime, get_runtime, reset_runtime
+from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 
 
@@ -42,7 +42,7 @@ async def test_fifty_concurrent_first_calls_make_one_identity(caller: Caller) ->
     assert len(ids) == 1
     created = {identity["id"] for identity in caller.local_azure.identities()} - before
     assert created == ids
-    mapping = await get_runtime().registry.get_mapping(user_key(user))
+    mapping = await get_services().registry.get_mapping(user_key(user))
     assert mapping is not None and mapping.acs_id == ids.pop()
 
 
@@ -74,7 +74,7 @@ async def test_expired_acs_token_never_creates_a_new_identity(caller: Caller) ->
     user = new_user()
     token = caller.user_token(user)
     first = await caller.call("issue_user_token", "POST", "token", token=token, body={"expiresInMinutes": 60})
-    await reset_runtime()  # a new worker: nothing cached, the registry decides
+    await reset_services()  # a new worker: nothing cached, the registry decides
     later = await caller.call("issue_user_token", "POST", "token", token=token, body={"expiresInMinutes": 60})
     assert later.status == 200
     assert later.json["communicationUserId"] == first.json["communicationUserId"]
@@ -96,7 +96,7 @@ async def test_delete_me_then_next_call_creates_a_new_identity(caller: Caller) -
 
 async def test_rate_limit_per_user(caller: Caller, app_environment: dict[str, str]) -> None:
     settings = Settings.from_env({**app_environment, "TOKEN_RATE_PER_MINUTE": "3"})
-    await reset_runtime(build_runtime(settings))
+    await reset_services(build_services(settings))
     token, other = caller.user_token(new_user()), caller.user_token(new_user())
     statuses = [(await caller.call("issue_user_token", "POST", "token", token=token)).status for _ in range(3)]
     assert statuses == [201, 200, 200]
@@ -192,8 +192,8 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
     from token_service.http.inputs import checked_token_request
     from token_service.registry import Registry, UserMapping
 
-    runtime = build_runtime(Settings.from_env(app_environment))
-    await reset_runtime(runtime)
+    runtime = build_services(Settings.from_env(app_environment))
+    await reset_services(runtime)
     user = new_user()
     request = checked_token_request(None, None, runtime.settings)
     waiter_result = []
@@ -223,7 +223,7 @@ async def test_teams_exchange_and_delete_have_their_own_per_user_limits(
     from tests.function_app.conftest import TEAMS_APP_ID
 
     limits = {"TEAMS_TOKEN_RATE_PER_MINUTE": "2", "DELETE_RATE_PER_MINUTE": "1", "TEAMS_APP_ID": TEAMS_APP_ID}
-    await reset_runtime(build_runtime(Settings.from_env({**app_environment, **limits})))
+    await reset_services(build_services(Settings.from_env({**app_environment, **limits})))
     user = new_user()
     token = caller.user_token(user)
     audience = caller.local_azure.settings.teams_audience
@@ -239,5 +239,5 @@ async def test_teams_exchange_and_delete_have_their_own_per_user_limits(
     assert (await caller.call("issue_user_token", "POST", "token", token=token)).status == 201
     limited = await caller.call("delete_me", "DELETE", "me", token=token)
     assert (limited.status, limited.json["code"]) == (429, "rate_limited"), "deleting oneself never resets a limit"
-    mapping = await get_runtime().registry.get_mapping(user_key(user))
+    mapping = await get_services().registry.get_mapping(user_key(user))
     assert mapping is not None and mapping.state == "active", "a refused delete changes nothing"

@@ -13,7 +13,7 @@ import aiohttp
 import jwt
 from yarl import URL
 
-from local_azure.hmac_auth import authorization_header, content_hash, sign
+from local_azure.acs.hmac_auth import authorization_header, content_hash, sign
 from local_azure.process import LocalAzureProcess
 
 API = "2023-10-01"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from local_azure.mi_tokens import COMMUNICATION, MONITOR
+from local_azure.entra.mi_tokens import COMMUNICATION, MONITOR
 from local_azure.process import LocalAzureProcess
 
 

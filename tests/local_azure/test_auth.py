@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from local_azure.hmac_auth import content_hash
+from local_azure.acs.hmac_auth import content_hash
 from local_azure.process import LocalAzureProcess
 from tests.local_azure.helpers import call, rfc1123
 

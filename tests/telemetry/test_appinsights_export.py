@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 
 from local_azure.azurite import AzuriteProcess
-from local_azure.issuer import DEFAULT_TENANT_ID
-from local_azure.mi_tokens import MONITOR
+from local_azure.entra.issuer import DEFAULT_TENANT_ID
+from local_azure.entra.mi_tokens import MONITOR
 from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import RealAppHost, start_real_app
 from tests.telemetry import NETAUDIT
-from token_service.telemetry import ALLOWED_ATTRIBUTES
+from token_service.telemetry.metrics import ALLOWED_ATTRIBUTES
 
 TOKENS = "acs_token_service.tokens.issued"
 REQUESTS = "acs_token_service.http.requests"

@@ -23,7 +23,7 @@ AZURE_HINTS = ("FUNCTIONS_WORKER_RUNTIME", "WEBSITE_SITE_NAME", "AKS_ARM_NAMESPA
 PROBE = """
 import json, os
 from opentelemetry import metrics
-from token_service.telemetry import ExportConfig, Telemetry
+from token_service.telemetry.metrics import ExportConfig, Telemetry
 
 telemetry = Telemetry.start(ExportConfig(os.environ["PROBE_CONNECTION_STRING"]))
 telemetry.request("probe", 200, None, 1.0, True)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from token_service.auth_claims import principal_from_claims
-from token_service.auth_keys import discovery_url
+from token_service.auth.claims import principal_from_claims
+from token_service.auth.keys import discovery_url
 from token_service.errors import Unauthenticated
 from token_service.settings import Settings, SettingsError
 

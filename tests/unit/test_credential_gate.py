@@ -13,7 +13,7 @@ from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOpt
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 
-from token_service.credential_gate import FailFastCredential
+from token_service.platform.credential_gate import FailFastCredential
 
 SCOPE = "https://communication.azure.com/.default"
 OTHER = "https://storage.azure.com/.default"

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from token_service.acs.rules import IDENTITY_ID_PATTERN
 from token_service.http.inputs import MAX_BODY_DEPTH, _nesting_depth
-from token_service.token_rules import IDENTITY_ID_PATTERN
 
 RESOURCE = "a4c2f0a1-1b2c-4d3e-8f90-123456789abc"
 ID = re.compile(IDENTITY_ID_PATTERN)

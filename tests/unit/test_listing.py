@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from token_service.errors import InvalidRequest
-from token_service.http.operator_inputs import listing_query, user_key, user_key_pattern
+from token_service.http.queries import listing_query, user_key, user_key_pattern
 from token_service.registry import IdentityState
 from token_service.registry.listing import (
     BadContinuation,
@@ -80,7 +80,7 @@ def test_listing_query_defaults_and_bounds() -> None:
 
 
 def test_query_is_read_from_the_url_as_sent() -> None:
-    from token_service.http.operator_inputs import query_parameters
+    from token_service.http.queries import query_parameters
 
     # The Python worker drops empty values from `params`; the URL keeps them, so `state=` is refused.
     params = query_parameters("http://h/api/identities?state=&pageSize=5", {"pageSize": "5"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from token_service.pacing import Pacer
+from token_service.acs.pacing import Pacer
 
 HOUR = 3600.0
 LIVENESS = 60.0  # only bounds a hang; a correct pacer returns at once

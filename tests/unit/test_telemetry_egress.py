@@ -1,10 +1,10 @@
-"""Which variables the app sets before the Azure Monitor distro starts (token_service/telemetry_egress.py)."""
+"""Which variables the app sets before the Azure Monitor distro starts (token_service/telemetry/egress.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from token_service.telemetry_egress import (
+from token_service.telemetry.egress import (
     LOCAL_ONLY,
     RESOURCE_DETECTORS,
     egress_environment,

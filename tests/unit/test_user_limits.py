@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from token_service.errors import RateLimited
+from token_service.identities.limits import UserLimits
 from token_service.registry.records import MappingState, UserMapping
-from token_service.user_limits import UserLimits
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 LIMITS = UserLimits({"token": 3, "teams": 2, "delete": 1})

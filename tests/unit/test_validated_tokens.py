@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from token_service.caller_auth import LEEWAY_SECONDS, Principal, ValidatedTokens
+from token_service.auth.authenticator import LEEWAY_SECONDS, Principal, ValidatedTokens
 
 ALICE = Principal("alice", "alice", frozenset())
 BOB = Principal("bob", None, frozenset({"TokenService.Admin"}))

@@ -10,8 +10,8 @@ import logging
 import azure.functions as func
 
 from token_service.registry.lease import CleanupLeaseHeld
-from token_service.runtime import get_runtime
-from token_service.telemetry import telemetry
+from token_service.services import get_services
+from token_service.telemetry.metrics import telemetry
 
 bp = func.Blueprint()
 log = logging.getLogger("token_service.cleanup")
@@ -19,7 +19,7 @@ log = logging.getLogger("token_service.cleanup")
 
 async def _run_under_lease(kind: str, **overrides: object) -> None:
     try:
-        summary = await get_runtime().cleanup(kind, **overrides).run()
+        summary = await get_services().cleanup(kind, **overrides).run()
     except CleanupLeaseHeld as held:
         log.info(json.dumps({"event": "cleanup_not_started", "kind": kind, "held_by": held.holder.owner,
                              "held_until": held.holder.until.isoformat(timespec="seconds")}))  # fmt: skip

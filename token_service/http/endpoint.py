@@ -16,8 +16,8 @@ import azure.functions as func
 
 from token_service.errors import ServiceError
 from token_service.http.responses import problem_response
-from token_service.observability import log_request, start_request
-from token_service.telemetry import record_request
+from token_service.telemetry.metrics import record_request
+from token_service.telemetry.request_log import log_request, start_request
 
 log = logging.getLogger("token_service.http")
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import azure.functions as func
 
-from token_service.errors import InvalidExpiry, InvalidRequest, InvalidScope, PayloadTooLarge, UnsupportedMediaType
-from token_service.settings import Settings
-from token_service.token_rules import (
+from token_service.acs.rules import (
     IDENTITY_ID_EXAMPLE,
     IDENTITY_ID_PATTERN,
     MAX_TOKEN_MINUTES,
     MIN_TOKEN_MINUTES,
     TokenRequest,
 )
+from token_service.errors import InvalidExpiry, InvalidRequest, InvalidScope, PayloadTooLarge, UnsupportedMediaType
+from token_service.settings import Settings
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_BODY_DEPTH = 32  # our bodies nest two levels; deep nesting only costs the parser (RecursionError at ~1000)

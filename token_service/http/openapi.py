@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from token_service.http.operator_inputs import (
+from token_service.acs.rules import (
+    ACS_SCOPES,
+    IDENTITY_ID_EXAMPLE,
+    IDENTITY_ID_PATTERN,
+    MAX_TOKEN_MINUTES,
+    MIN_TOKEN_MINUTES,
+)
+from token_service.http.queries import (
     DEFAULT_PAGE_SIZE,
     MAX_CONTINUATION,
     MAX_PAGE_SIZE,
@@ -15,13 +22,6 @@ from token_service.http.operator_inputs import (
 )
 from token_service.registry import IdentityState
 from token_service.settings import Settings
-from token_service.token_rules import (
-    ACS_SCOPES,
-    IDENTITY_ID_EXAMPLE,
-    IDENTITY_ID_PATTERN,
-    MAX_TOKEN_MINUTES,
-    MIN_TOKEN_MINUTES,
-)
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 ID_PARAMETER = {

@@ -8,7 +8,7 @@ from typing import Any
 
 import azure.functions as func
 
-from token_service.acs_gateway import IssuedToken
+from token_service.acs.gateway import IssuedToken
 
 PROBLEM_TYPE_BASE = "urn:acs-token-service:problem:"
 # Headers a browser hides from cross-origin script unless named in Access-Control-Expose-Headers

@@ -11,7 +11,7 @@ from token_service.registry.records import (
     is_mapping_row,
     user_partition,
 )
-from token_service.registry.registry import Registry
+from token_service.registry.store import Registry
 from token_service.registry.table import Conflict
 
 __all__ = [

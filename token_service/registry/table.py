@@ -24,7 +24,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from token_service.errors import RegistryUnavailable
-from token_service.transport import proxy_configured
+from token_service.platform.transport import proxy_configured
 
 # A request waits for the registry a few seconds at most, then answers 503: short timeouts, two quick retries.
 CLIENT_OPTIONS: dict[str, Any] = {

@@ -18,7 +18,7 @@ from aiohttp import web
 from devhost.functions import FunctionSpec, function_spec
 from devhost.http_bridge import internal_error
 from devhost.invoke import FAILED, SUCCEEDED
-from devhost.runtime import RuntimeStartError
+from devhost.runner import RunnerStartError
 from devhost.worker.client import WorkerClient, WorkerFailure
 from devhost.worker.protos_build import load_protos
 from devhost.worker.rpc_http import from_rpc_http, to_rpc_http
@@ -31,7 +31,7 @@ def spec_from_metadata(metadata: Any) -> FunctionSpec:
     bindings = tuple(json.loads(raw) for raw in metadata.raw_bindings)
     triggers = [b for b in bindings if str(b.get("type", "")).endswith("Trigger")]
     if len(triggers) != 1:
-        raise RuntimeStartError(f"function {metadata.name}: the worker reported {len(triggers)} triggers")
+        raise RunnerStartError(f"function {metadata.name}: the worker reported {len(triggers)} triggers")
     return function_spec(metadata.name, triggers[0], None, function_id=metadata.function_id, bindings=bindings)
 
 
@@ -43,8 +43,8 @@ def failure_text(name: str, message: str, stack_trace: str) -> str:
     )
 
 
-class WorkerRuntime:
-    """FunctionRuntime over an in-process azure-functions-runtime worker."""
+class WorkerRunner:
+    """FunctionRunner over an in-process azure-functions-runtime worker."""
 
     mode = "worker"
 
@@ -54,7 +54,7 @@ class WorkerRuntime:
         self.capabilities = capabilities
 
     @classmethod
-    async def start(cls, app_dir: Path, protos_root: Path) -> WorkerRuntime:
+    async def start(cls, app_dir: Path, protos_root: Path) -> WorkerRunner:
         """WorkerInit (indexing), FunctionsMetadata, then FunctionLoad for every function."""
         client = WorkerClient(load_protos(protos_root))
         try:
@@ -63,7 +63,7 @@ class WorkerRuntime:
             for item in metadata:
                 await client.load(item)
         except WorkerFailure as failure:
-            raise RuntimeStartError(
+            raise RunnerStartError(
                 f"Worker failed to index functions ({failure.step})\nResult: Failure\n"
                 f"Exception: {failure.message}\nStack: {failure.stack_trace}"
             ) from failure

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from local_azure import acs_requests as req
-from local_azure.acs_auth import AcsAuthenticator
-from local_azure.acs_time import acs_datetime
-from local_azure.acs_tokens import AcsTokens, wait_before_issuing
-from local_azure.errors import AcsError, acs_error, bad_request
-from local_azure.faults import DROP, OPERATIONS, Faults, Stats
-from local_azure.store import IdentityStore
-from local_azure.teams import TeamsExchange
+from local_azure.acs import requests as req
+from local_azure.acs.auth import AcsAuthenticator
+from local_azure.acs.errors import AcsError, acs_error, bad_request
+from local_azure.acs.faults import DROP, OPERATIONS, Faults, Stats
+from local_azure.acs.store import IdentityStore
+from local_azure.acs.teams import TeamsExchange
+from local_azure.acs.timestamps import acs_datetime
+from local_azure.acs.tokens import AcsTokens, wait_before_issuing
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

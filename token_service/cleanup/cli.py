@@ -1,6 +1,6 @@
 """Run the stale-identity cleanup by hand, with a progress bar and a summary (for operators).
 
-    python -m token_service.cleanup_cli [--settings local.settings.json] [--dry-run] [--max N] [--budget S]
+    python -m token_service.cleanup [--settings local.settings.json] [--dry-run] [--max N] [--budget S]
 
 It runs exactly what the timer trigger runs, with the same app settings (from the environment, or
 the `Values` of a local.settings.json file where the environment does not set them), under the same
@@ -17,10 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from token_service.cleanup import CleanupSummary
+from token_service.cleanup.run import CleanupSummary
 from token_service.errors import ServiceError
 from token_service.registry.lease import CleanupLeaseHeld
-from token_service.runtime import build_runtime
+from token_service.services import build_services
 from token_service.settings import Settings, SettingsError
 
 BAR_WIDTH = 30
@@ -61,7 +61,7 @@ async def run(args: argparse.Namespace) -> CleanupSummary:
         overrides["max_per_run"] = args.max
     if args.budget is not None:
         overrides["time_budget_seconds"] = args.budget
-    runtime = build_runtime(settings)
+    runtime = build_services(settings)
     try:
         cleanup = runtime.cleanup("cli", **overrides)
         total = await cleanup.count_stale()

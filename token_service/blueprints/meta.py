@@ -11,7 +11,7 @@ import azure.functions as func
 from token_service.http.endpoint import ANONYMOUS, RequestContext, http_function
 from token_service.http.openapi import openapi_document
 from token_service.http.responses import json_response
-from token_service.runtime import get_runtime
+from token_service.services import get_services
 
 bp = func.Blueprint()
 ACS_SCOPE = "https://communication.azure.com//.default"
@@ -34,7 +34,7 @@ async def _timed(check: Any) -> dict[str, Any]:
 @http_function(bp, "health", "GET", ANONYMOUS)
 async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Liveness plus readiness of the registry and of the managed identity for ACS."""
-    runtime = get_runtime()
+    runtime = get_services()
     registry, identity = await asyncio.gather(
         _timed(runtime.registry.ping()), _timed(runtime.credential.get_token(ACS_SCOPE))
     )
@@ -45,4 +45,4 @@ async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpRes
 
 @http_function(bp, "openapi.json", "GET", ANONYMOUS)
 async def openapi(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    return json_response(openapi_document(get_runtime().settings))
+    return json_response(openapi_document(get_services().settings))

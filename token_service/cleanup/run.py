@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from token_service.acs_gateway import AcsGateway
+from token_service.acs.gateway import AcsGateway
+from token_service.acs.pacing import Pacer
 from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottled
-from token_service.pacing import Pacer
 from token_service.registry import ActivityEntry, IdentityRecord, IdentityState, MappingState, Registry
 from token_service.registry.claims import CleanupClaim
 from token_service.registry.lease import LEASE_SECONDS, CleanupLease, run_owner

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 
 import jwt
 
-from token_service.auth_claims import Principal, principal_from_claims
-from token_service.auth_keys import TIMEOUT_SECONDS, KeyRing
+from token_service.auth.claims import Principal, principal_from_claims
+from token_service.auth.keys import TIMEOUT_SECONDS, KeyRing
 from token_service.errors import NoToken, Unauthenticated
 
 __all__ = ["CallerAuthenticator", "Principal", "ValidatedTokens"]

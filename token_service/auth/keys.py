@@ -27,7 +27,7 @@ import aiohttp
 import jwt
 
 from token_service.errors import AuthKeysUnavailable, Unauthenticated
-from token_service.transport import ca_bundle
+from token_service.platform.transport import ca_bundle
 
 TTL_SECONDS = 3600.0
 MIN_REFRESH_SECONDS = 60.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from local_azure.acs_tokens import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES, SCOPES
-from local_azure.errors import AcsError, bad_request
+from local_azure.acs.errors import AcsError, bad_request
+from local_azure.acs.tokens import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES, SCOPES
 
 STABLE_API_VERSIONS = frozenset({"2021-03-07", "2022-06-01", "2022-10-01", "2023-10-01"})
 PREVIEW_GET_VERSION = "2025-04-01-preview"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import jwt
 
-from local_azure.acs_time import acs_datetime
+from local_azure.acs.store import IdentityRecord, IdentityStore
+from local_azure.acs.timestamps import acs_datetime
 from local_azure.signing import SigningKey
-from local_azure.store import IdentityRecord, IdentityStore
 
 SCOPES = ("chat", "voip", "chat.join", "chat.join.limited", "voip.join")
 DEFAULT_MINUTES = 1440

@@ -36,14 +36,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from token_service.acs_gateway import AcsGateway, IssuedToken
+from token_service.acs.gateway import AcsGateway, IssuedToken
+from token_service.acs.rules import TokenRequest
 from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, NotConfigured, RegistryUnavailable, ServiceError
-from token_service.observability import hash_user
+from token_service.identities.limits import UserLimits
 from token_service.registry import Conflict, IdentityRecord, IdentityState, MappingState, Registry, UserMapping
 from token_service.settings import Settings
-from token_service.token_rules import TokenRequest
-from token_service.user_limits import UserLimits
+from token_service.telemetry.request_log import hash_user
 
 log = logging.getLogger("token_service.identity")
 

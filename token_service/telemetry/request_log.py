@@ -11,7 +11,7 @@ import logging
 from contextvars import ContextVar
 from typing import Any
 
-from token_service.acs_gateway import AcsCall
+from token_service.acs.gateway import AcsCall
 
 request_log = logging.getLogger("token_service.request")
 _calls: ContextVar[list[AcsCall] | None] = ContextVar("acs_calls", default=None)

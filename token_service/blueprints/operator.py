@@ -7,11 +7,10 @@ from typing import Any
 
 import azure.functions as func
 
-from token_service.blueprints.admin_routes import record_body
-from token_service.erasure import erase_user
+from token_service.blueprints.admin import record_body
 from token_service.http.callers import admin
 from token_service.http.endpoint import ADMIN, RequestContext, http_function
-from token_service.http.operator_inputs import (
+from token_service.http.queries import (
     DEFAULT_PAGE_SIZE,
     InvalidContinuation,
     listing_query,
@@ -20,9 +19,10 @@ from token_service.http.operator_inputs import (
     user_key,
 )
 from token_service.http.responses import json_response, no_content
-from token_service.observability import hash_user
+from token_service.identities.erasure import erase_user
 from token_service.registry.listing import BadContinuation
-from token_service.telemetry import telemetry
+from token_service.telemetry.metrics import telemetry
+from token_service.telemetry.request_log import hash_user
 
 bp = func.Blueprint()
 

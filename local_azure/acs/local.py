@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from local_azure.acs_app import SERVICE, AcsService
-from local_azure.acs_time import iso_utc
+from local_azure.acs.app import SERVICE, AcsService
+from local_azure.acs.timestamps import iso_utc
 from local_azure.signing import SigningKey
 
 SIGNING_KEY = web.AppKey("acs_signing_key", SigningKey)

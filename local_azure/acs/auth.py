@@ -10,9 +10,9 @@ import datetime as dt
 import jwt
 from aiohttp import web
 
-from local_azure import hmac_auth
-from local_azure.errors import AcsError, denied
-from local_azure.mi_tokens import COMMUNICATION, MiTokens
+from local_azure.acs import hmac_auth
+from local_azure.acs.errors import AcsError, denied
+from local_azure.entra.mi_tokens import COMMUNICATION, MiTokens
 
 
 class AcsAuthenticator:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from token_service.errors import IdentityNotFound
-from token_service.identity_service import IdentityService
+from token_service.identities.service import IdentityService
 from token_service.registry import Conflict, IdentityState, MappingState, Registry
 
 ERASED_REASON = "erased-by-admin"

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import jwt
 
-from local_azure.acs_tokens import AcsTokens, IssuedToken
-from local_azure.errors import AcsError
+from local_azure.acs.errors import AcsError
+from local_azure.acs.tokens import AcsTokens, IssuedToken
 from local_azure.signing import SigningKey
 
 TEAMS_AUDIENCE = "https://auth.msft.communication.azure.com"

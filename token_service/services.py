@@ -1,7 +1,7 @@
 """Per-worker singletons: settings, the managed-identity credential, ACS and registry clients.
 
 Created on first use (after the host has set the app settings) and reused by every invocation;
-`reset_runtime` exists for tests that change settings or the clock.
+`reset_services` exists for tests that change settings or the clock.
 """
 
 from __future__ import annotations
@@ -10,21 +10,21 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
-from token_service.acs_gateway import AcsCall, AcsGateway
-from token_service.caller_auth import CallerAuthenticator
-from token_service.cleanup import CleanupPolicy, StaleIdentityCleanup
+from token_service.acs.gateway import AcsCall, AcsGateway
+from token_service.auth.authenticator import CallerAuthenticator
+from token_service.cleanup.run import CleanupPolicy, StaleIdentityCleanup
 from token_service.clock import Clock, system_clock
-from token_service.credential_gate import FailFastCredential
-from token_service.credentials import acs_credential, storage_credential
-from token_service.identity_service import IdentityService
-from token_service.observability import record_acs_call
+from token_service.identities.service import IdentityService
+from token_service.platform.credential_gate import FailFastCredential
+from token_service.platform.credentials import acs_credential, storage_credential
 from token_service.registry import Registry
 from token_service.settings import Settings
-from token_service.telemetry import ExportConfig, start_telemetry, telemetry
+from token_service.telemetry.metrics import ExportConfig, start_telemetry, telemetry
+from token_service.telemetry.request_log import record_acs_call
 
 
 @dataclass
-class Runtime:
+class Services:
     settings: Settings
     credential: FailFastCredential
     acs: AcsGateway
@@ -61,8 +61,8 @@ class Runtime:
         await self.credential.close()
 
 
-def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
-    # The managed identity (token_service/credentials.py says why not DefaultAzureCredential).
+def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
+    # The managed identity (token_service/platform/credentials.py says why not DefaultAzureCredential).
     # Behind FailFastCredential: while the managed identity fails, requests get 503 at once instead of
     # each waiting out its own slow attempt.
     credential = FailFastCredential(acs_credential(settings))
@@ -95,7 +95,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
         if settings.storage.client_id != settings.azure_client_id:
             table_credential = FailFastCredential(storage_credential(settings))
         registry = Registry.from_endpoint(settings.storage.table_endpoint, settings.registry_table, table_credential)
-    return Runtime(
+    return Services(
         settings=settings,
         credential=credential,
         acs=acs,
@@ -107,21 +107,21 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
     )
 
 
-_runtime: Runtime | None = None
+_runtime: Services | None = None
 _loop: asyncio.AbstractEventLoop | None = None
 
 
-def get_runtime() -> Runtime:
+def get_services() -> Services:
     """The worker's runtime; rebuilt if the event loop changed (clients are bound to their loop)."""
     global _runtime, _loop
     loop = asyncio.get_running_loop()
     if _runtime is None or _loop is not loop:
-        _runtime = build_runtime(Settings.from_env())
+        _runtime = build_services(Settings.from_env())
         _loop = loop
     return _runtime
 
 
-async def reset_runtime(runtime: Runtime | None = None) -> None:
+async def reset_services(runtime: Services | None = None) -> None:
     """Close the current runtime and install `runtime` (or none: the next call builds from env)."""
     global _runtime, _loop
     if _runtime is not None and _runtime is not runtime:

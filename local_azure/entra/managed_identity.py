@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from local_azure.entra.mi_tokens import MiTokens, normalise_resource
 from local_azure.material import ManagedIdentity
-from local_azure.mi_tokens import MiTokens, normalise_resource
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """What the rest of the devhost (routing, keys, CORS, timers) needs from whoever runs the functions.
 
 Two implementations: `devhost.direct` (imports function_app and calls it; Python 3.11) and
-`devhost.worker.runtime` (drives Microsoft's azure-functions-runtime through the worker protocol;
+`devhost.worker.runner` (drives Microsoft's azure-functions-runtime through the worker protocol;
 Python 3.13+). Both answer the same requests the same way.
 """
 
@@ -17,11 +17,11 @@ from devhost.functions import FunctionSpec
 MODES = ("direct", "worker", "auto")
 
 
-class RuntimeStartError(Exception):
+class RunnerStartError(Exception):
     """The app could not be indexed (the host's 'Worker failed to index functions')."""
 
 
-class FunctionRuntime(Protocol):
+class FunctionRunner(Protocol):
     """A function catalogue plus invocation; built once at devhost start."""
 
     mode: str
@@ -44,7 +44,7 @@ def resolve_mode(requested: str, version: tuple[int, int] | None = None) -> str:
     if requested == "auto":
         return "worker" if current >= (3, 13) else "direct"
     if requested == "worker" and current < (3, 13):
-        raise RuntimeStartError(
+        raise RunnerStartError(
             f"--mode worker needs Python 3.13+ (azure-functions-runtime); this is {current[0]}.{current[1]}"
         )
     return requested

@@ -33,7 +33,7 @@ from token_service.errors import (
     UpstreamThrottled,
     UpstreamUnavailable,
 )
-from token_service.transport import transport_options
+from token_service.platform.transport import transport_options
 
 T = TypeVar("T")
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from token_service.acs_gateway import AcsCall
-    from token_service.cleanup import CleanupSummary
+    from token_service.acs.gateway import AcsCall
+    from token_service.cleanup.run import CleanupSummary
 
 log = logging.getLogger("token_service.telemetry")
 AUTHENTICATION_STRING = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
@@ -91,9 +91,9 @@ class Telemetry:
                 "acs_token_service.http.rate_limited", "{request}", "Requests refused by our per-user limit"
             ),
             "cleanup_items": m.create_counter(
-                "acs_token_service.cleanup.items", "{identity}", "Cleanup progress by result"
+                "acs_token_service.cleanup.run.items", "{identity}", "Cleanup progress by result"
             ),
-            "cleanup_runs": m.create_counter("acs_token_service.cleanup.runs", "{run}", "Cleanup runs finished"),
+            "cleanup_runs": m.create_counter("acs_token_service.cleanup.run.runs", "{run}", "Cleanup runs finished"),
         }
 
     # -- recording (cheap; called on hot paths) ---------------------------------------------------
@@ -157,7 +157,7 @@ def _point(point: Any) -> dict[str, Any]:
 def _azure_monitor(config: ExportConfig, reader: Any) -> Any:
     """Application Insights through the distro; our in-memory reader rides along. Only metrics: the
     Functions host already ships logs and requests. telemetry_egress says what else it may reach."""
-    from token_service.telemetry_egress import limit_egress
+    from token_service.telemetry.egress import limit_egress
 
     limit_egress(config.connection_string or "")
     from azure.monitor.opentelemetry import configure_azure_monitor

@@ -1,0 +1,1 @@
+"""Entra ID stand-ins: the managed-identity endpoint and its tokens, and the dev sign-in issuer."""

@@ -1,0 +1,1 @@
+"""How the app reaches Azure: the managed-identity credential, its failure gate, TLS trust and proxies."""
