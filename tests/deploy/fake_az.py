@@ -139,9 +139,7 @@ class FakeAz:
 
     def app_create(self, options: dict[str, str]) -> Any:
         if not self.state.get("canCreateApps", True):
-            raise AzError(
-                "Insufficient privileges to complete the operation. (Authorization_RequestDenied)"
-            )
+            raise AzError("Insufficient privileges to complete the operation. (Authorization_RequestDenied)")
         app = new_app(options["--display-name"])
         self.state["apps"].append(app)
         self.state.setdefault("hidden", {})[app["appId"]] = int(self.state.get("replicationLag", 0))
@@ -181,7 +179,7 @@ class FakeAz:
         if uri.startswith("/subscriptions/") and method == "GET":
             assignment = self.state.get("roleAssignments", {}).get(uri.split("?", 1)[0].lower())
             if assignment is None:
-                raise AzError("Not Found({\"error\":{\"code\":\"RoleAssignmentNotFound\"}})")
+                raise AzError('Not Found({"error":{"code":"RoleAssignmentNotFound"}})')
             return assignment
         match = re.fullmatch(re.escape(graph) + r"/v1\.0/applications/([0-9a-f-]+)", uri)
         if not match:
@@ -202,8 +200,13 @@ def _graph_patch(app: dict[str, Any], patch: dict[str, Any]) -> None:
     """Graph's update of an application: the collections given replace the old ones, within its rules."""
     api_patch = patch.get("api") or {}
     checks = [("appRoles", app.get("appRoles", []), patch.get("appRoles"))]
-    checks.append(("oauth2PermissionScopes", app["api"].get("oauth2PermissionScopes", []), api_patch.get(
-        "oauth2PermissionScopes")))
+    checks.append(
+        (
+            "oauth2PermissionScopes",
+            app["api"].get("oauth2PermissionScopes", []),
+            api_patch.get("oauth2PermissionScopes"),
+        )
+    )
     for name, old, new in checks:
         if new is None:
             continue
@@ -211,17 +214,19 @@ def _graph_patch(app: dict[str, Any], patch: dict[str, Any]) -> None:
         for entry_id in ids:
             if not isinstance(entry_id, str) or not GUID.match(entry_id):
                 raise AzError(
-                    f"Bad Request({{\"error\":{{\"code\":\"Request_BadRequest\",\"message\":\"Invalid value "
+                    f'Bad Request({{"error":{{"code":"Request_BadRequest","message":"Invalid value '
                     f"specified for property 'id' of resource '{name}'.\"}}}})"
                 )
         if len(set(ids)) != len(ids):
-            raise AzError(f"Bad Request({{\"error\":{{\"code\":\"Request_BadRequest\",\"message\":\"duplicate id in {name}\"}}}})")
+            raise AzError(
+                f'Bad Request({{"error":{{"code":"Request_BadRequest","message":"duplicate id in {name}"}}}})'
+            )
         by_id = {entry["id"]: entry for entry in new}
         for entry in old:
             if entry.get("isEnabled") and by_id.get(entry["id"]) != entry:
                 raise AzError(
-                    "Bad Request({\"error\":{\"code\":\"CannotDeleteOrUpdateEnabledEntitlement\",\"message\":"
-                    "\"Property value cannot be deleted or updated unless it is disabled first.\"}})"
+                    'Bad Request({"error":{"code":"CannotDeleteOrUpdateEnabledEntitlement","message":'
+                    '"Property value cannot be deleted or updated unless it is disabled first."}})'
                 )
     for key, value in patch.items():
         if key == "api":
@@ -250,7 +255,7 @@ def main(argv: list[str]) -> int:
     if "--query" in options:
         result = jmespath.search(options["--query"], result)
     output = options.get("--output", "json")
-    if output == "none" or result is None and output == "json":
+    if output == "none" or (result is None and output == "json"):
         return 0
     print(_tsv(result) if output == "tsv" else json.dumps(result, indent=2))
     return 0

@@ -107,7 +107,9 @@ class HookRun:
 
     def patch_bodies(self) -> list[dict[str, Any]]:
         return [
-            json.loads(entry["body"]) for entry in self.az_log if entry["argv"][:1] == ["rest"] and "PATCH" in entry["argv"]
+            json.loads(entry["body"])
+            for entry in self.az_log
+            if entry["argv"][:1] == ["rest"] and "PATCH" in entry["argv"]
         ]
 
 

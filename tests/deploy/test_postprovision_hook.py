@@ -27,7 +27,9 @@ ASSIGNMENT = (
 def hook_module() -> ModuleType:
     sys.path.insert(0, str(ROOT / "infra" / "hooks"))
     try:
-        spec = importlib.util.spec_from_file_location("wait_for_storage_role", ROOT / "infra/hooks/wait_for_storage_role.py")
+        spec = importlib.util.spec_from_file_location(
+            "wait_for_storage_role", ROOT / "infra/hooks/wait_for_storage_role.py"
+        )
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -25,7 +25,9 @@ def commands(platform: str) -> list[list[str]]:
         pytest.fail(str(error))
 
 
-def run_everywhere(tmp_path: Path, prepare: Any, env: dict[str, str] | None = None) -> list[tuple[str, Tenant, HookRun]]:
+def run_everywhere(
+    tmp_path: Path, prepare: Any, env: dict[str, str] | None = None
+) -> list[tuple[str, Tenant, HookRun]]:
     """The hook once per platform and executor, each against a fresh tenant made by prepare(tenant)."""
     runs = []
     for platform in PLATFORMS:
@@ -34,7 +36,9 @@ def run_everywhere(tmp_path: Path, prepare: Any, env: dict[str, str] | None = No
             directory.mkdir()
             tenant = Tenant(directory)
             prepare(tenant)
-            runs.append((f"{platform}: {' '.join(Path(c).name for c in command)}", tenant, run_hook(command, tenant, env)))
+            runs.append(
+                (f"{platform}: {' '.join(Path(c).name for c in command)}", tenant, run_hook(command, tenant, env))
+            )
     return runs
 
 
@@ -113,7 +117,12 @@ def test_a_rerun_keeps_what_an_operator_added_and_then_changes_nothing(tmp_path:
         app["identifierUris"] = [f"api://{app['appId']}", "https://api.example.test/tokens"]
         app["api"]["requestedAccessTokenVersion"] = 2
         app["api"]["oauth2PermissionScopes"] = [
-            {"id": "33333333-3333-4333-8333-333333333333", "value": "access_as_user", "type": "User", "isEnabled": True},
+            {
+                "id": "33333333-3333-4333-8333-333333333333",
+                "value": "access_as_user",
+                "type": "User",
+                "isEnabled": True,
+            },
             operator_scope,
         ]
         app["appRoles"] = [operator_role]  # our admin role is missing: the hook must add it, keep the auditor
@@ -178,7 +187,10 @@ def test_without_the_right_to_register_apps_it_says_what_to_set_by_hand(tmp_path
 
     for where, _tenant, run in run_everywhere(tmp_path, prepare):
         assert run.returncode != 0, where
-        assert "azd env set AUTH_ISSUER" in run.stderr and "azd env set AUTH_AUDIENCE" in run.stderr, (where, run.stderr)
+        assert "azd env set AUTH_ISSUER" in run.stderr and "azd env set AUTH_AUDIENCE" in run.stderr, (
+            where,
+            run.stderr,
+        )
 
 
 def test_with_issuer_and_audience_set_it_calls_nothing(tmp_path: Path) -> None:

@@ -119,7 +119,8 @@ def role_problems(bicep: BicepFile, source: str) -> list[str]:
         scope_type = bicep.resources.get(scope, {}).get("type", "") if isinstance(scope, str) else ""
         found.add((scope_type, role_name))
     problems += [f"missing role assignment: {role} on {scope}" for scope, role in sorted(REQUIRED_ASSIGNMENTS - found)]
-    problems += [f"role assignment not needed by the app: {role} on {scope}" for scope, role in sorted(found - REQUIRED_ASSIGNMENTS)]
+    unneeded = sorted(found - REQUIRED_ASSIGNMENTS)
+    problems += [f"role assignment not needed by the app: {role} on {scope}" for scope, role in unneeded]
     return problems
 
 

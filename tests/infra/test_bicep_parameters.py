@@ -98,8 +98,13 @@ def test_a_deny_policy_keeps_acs_local_auth_off() -> None:
 
 def test_a_missing_or_weakened_policy_is_reported(tmp_path: Path) -> None:
     text = MAIN.read_text(encoding="utf-8")
-    for old, new in (("value: 'Deny'", "value: 'Audit'"), ("scope: acs\n  properties: {\n    displayName: 'ACS",
-                                                             "scope: storage\n  properties: {\n    displayName: 'ACS")):
+    for old, new in (
+        ("value: 'Deny'", "value: 'Audit'"),
+        (
+            "scope: acs\n  properties: {\n    displayName: 'ACS",
+            "scope: storage\n  properties: {\n    displayName: 'ACS",
+        ),
+    ):
         assert old in text, old
         copy = tmp_path / "main.bicep"
         copy.write_text(text.replace(old, new, 1), encoding="utf-8")

@@ -113,7 +113,11 @@ def test_a_storage_connection_string_setting_is_reported(tmp_path: Path) -> None
             "'0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa4' // Storage Table Data Contributor",
             "is not the built-in role id of 'Storage Table Data Contributor'",
         ),
-        ("scope: registry", "scope: storage", "not needed by the app: Storage Table Data Contributor on Microsoft.Storage/storageAccounts"),
+        (
+            "scope: registry",
+            "scope: storage",
+            "not needed by the app: Storage Table Data Contributor on Microsoft.Storage/storageAccounts",
+        ),
         (
             "'b24988ac-6180-42a0-ab88-20f7382dd24c' // Contributor",
             "'b24988ac-6180-42a0-ab88-20f7382dd24c' // Owner",
