@@ -1,6 +1,8 @@
 // The whole token service in one resource group: `azd up` (see azure.yaml) or
 // `az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json`.
 // Plain resource declarations, no registry modules, so that tests/infra can check every resource offline.
+// One file of about 450 lines on purpose: tests/infra reads the resources, roles, settings and policy together
+// (roles name their scopes by symbol); the operator's view is the one module, monitoring.bicep.
 targetScope = 'resourceGroup'
 
 @minLength(1)
