@@ -1,6 +1,8 @@
 // The whole token service in one resource group: `azd up` (see azure.yaml) or
 // `az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json`.
 // Plain resource declarations, no registry modules, so that tests/infra can check every resource offline.
+// One file of about 450 lines on purpose: tests/infra reads the resources, roles, settings and policy together
+// (roles name their scopes by symbol); the operator's view is the one module, monitoring.bicep.
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -8,7 +10,47 @@ targetScope = 'resourceGroup'
 @description('azd environment name; with the resource group it makes the resource names unique.')
 param environmentName string
 
+// Regions that offer Flex Consumption (the official Flex quickstart templates' list; `az functionapp
+// list-flexconsumption-locations` has the current one). A region outside it would fail at plan creation.
 @description('Region of everything but the ACS resource (which is global). Must offer Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 param location string = resourceGroup().location
 
 @description('Where ACS keeps its data at rest, e.g. United States, Europe, UK, Australia, Japan.')
@@ -17,8 +59,17 @@ param acsDataLocation string = 'United States'
 @description('Browser origins allowed to call the function URLs, comma-separated (empty: none).')
 param corsAllowedOrigins string = ''
 
-@description('Flex Consumption: instances the app may scale out to.')
-@minValue(40)
+@description('Deny policy on the ACS resource that keeps disableLocalAuth true, so that even code holding its Contributor role cannot turn access keys back on. The deployer then needs Microsoft.Authorization/policyAssignments/write (Owner or Resource Policy Contributor).')
+param enforceAcsLocalAuthDisabled bool = true
+
+@description('Email address the alerts notify (creates an action group); empty: none.')
+param alertEmail string = ''
+
+@description('Resource id of an existing action group the alerts notify as well; empty: none.')
+param alertActionGroupId string = ''
+
+@description('Flex Consumption: instances the app may scale out to (the platform allows 1 to 1000).')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
@@ -89,14 +140,20 @@ param cleanupAcsCallsPerSecond string = '10'
 // Built-in role definition ids (Azure RBAC built-in roles; held by tests/infra/test_contract.py).
 var roleContributor = 'b24988ac-6180-42a0-ab88-20f7382dd24c' // Contributor
 var roleStorageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
-var roleStorageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
 var roleStorageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
 var roleMonitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
+
+// Built-in policy 'Communication services resource should have local authentication methods disabled'
+// (Audit, Deny or Disabled; Azure Policy built-in definitions, category Communication).
+var policyAcsDisableLocalAuth = 'fc264132-db9c-4302-bb7d-3994c36461fe'
 
 var resourceToken = toLower(uniqueString(resourceGroup().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-acstoken-${resourceToken}'
 var deploymentContainerName = 'app-package'
+// CORS origins as typed (`a, b`): blanks removed (an origin has none; no lambdas, which checkov's Bicep parser lacks).
+var corsOriginsText = replace(replace(trim(corsAllowedOrigins), ' ', ''), '\t', '')
+var corsOrigins = empty(corsOriginsText) ? [] : split(corsOriginsText, ',')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-acstoken-${resourceToken}'
@@ -236,24 +293,23 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13' // Azure runs 3.13+ apps in azure-functions-runtime, the worker `make test` proves the app in
       }
     }
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       cors: {
-        allowedOrigins: empty(corsAllowedOrigins) ? [] : split(corsAllowedOrigins, ',')
+        allowedOrigins: corsOrigins
         supportCredentials: false
       }
       appSettings: [
-        // The host's own storage (timer leases, function keys): identity-based, never a connection string.
+        // The host's own storage (timer leases, function keys: blobs; no queues without Durable Functions or
+        // MCP triggers), identity-based, never a connection string. The table URI is the registry's (the app).
         { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
         { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
         { name: 'AzureWebJobsStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
-        { name: 'AzureWebJobsStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
         { name: 'AzureWebJobsStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
         // Telemetry with Entra auth (the component has local auth disabled).
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
@@ -307,7 +363,10 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 }
 
 // ACS documents Contributor as the role that lets an Entra ID principal (here the managed identity)
-// call the Communication Identity API (create identities, issue/revoke tokens). Scoped to this one resource.
+// call the Communication Identity API (create identities, issue/revoke tokens): Microsoft.Communication
+// defines no data actions, so no narrower role exists. Scoped to this one resource. Contributor includes
+// communicationServices/write and the key actions (list, regenerate): the deny policy below keeps local auth off,
+// so keys that compromised code lists or regenerates still authenticate nothing.
 resource acsContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(acs.id, identity.id, roleContributor)
   scope: acs
@@ -329,21 +388,10 @@ resource storageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// The host's queues (identity-based AzureWebJobsStorage).
-resource storageQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identity.id, roleStorageQueueDataContributor)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageQueueDataContributor)
-    principalId: identity.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// The identity registry (REGISTRY_TABLE).
+// The identity registry (REGISTRY_TABLE), and no other table of the account.
 resource storageTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identity.id, roleStorageTableDataContributor)
-  scope: storage
+  name: guid(registry.id, identity.id, roleStorageTableDataContributor)
+  scope: registry
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageTableDataContributor)
     principalId: identity.properties.principalId
@@ -362,6 +410,42 @@ resource appInsightsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
+// Deny any create or update of the ACS resource that would turn local auth (access keys) back on.
+// Contributor cannot remove policy assignments (its NotActions exclude Microsoft.Authorization writes).
+resource acsLocalAuthPolicy 'Microsoft.Authorization/policyAssignments@2025-03-01' = if (enforceAcsLocalAuthDisabled) {
+  name: 'acs-local-auth-disabled-${resourceToken}'
+  scope: acs
+  properties: {
+    displayName: 'ACS ${acs.name}: local authentication stays disabled'
+    description: 'Keeps disableLocalAuth true on the token service\'s ACS resource (infra/main.bicep).'
+    policyDefinitionId: tenantResourceId('Microsoft.Authorization/policyDefinitions', policyAcsDisableLocalAuth)
+    enforcementMode: 'Default'
+    parameters: {
+      effect: {
+        value: 'Deny'
+      }
+    }
+    nonComplianceMessages: [
+      {
+        message: 'The token service\'s ACS resource must keep local authentication (access keys) disabled.'
+      }
+    ]
+  }
+}
+
+// What an operator watches: alert rules on the app's log lines and a workbook of its metrics.
+module monitoring 'monitoring.bicep' = {
+  name: 'monitoring-${resourceToken}'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    appInsightsId: appInsights.id
+    alertEmail: alertEmail
+    alertActionGroupId: alertActionGroupId
+  }
+}
+
 var baseUrl = 'https://${functionApp.properties.defaultHostName}/api'
 
 output AZURE_LOCATION string = location
@@ -377,3 +461,6 @@ output ME_URL string = '${baseUrl}/me'
 output IDENTITIES_URL string = '${baseUrl}/identities'
 output HEALTH_URL string = '${baseUrl}/health'
 output OPENAPI_URL string = '${baseUrl}/openapi.json'
+// The postprovision hook waits until this assignment is old enough to be in force (first deploy).
+output STORAGE_ROLE_ASSIGNMENT_ID string = storageBlobOwner.id
+output WORKBOOK_ID string = monitoring.outputs.workbookId

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.infra.bicep import ROOT, BicepFile, app_settings
+from tests.infra.resource_types import resource_body
 
 SETTINGS_SOURCE = ROOT / "token_service" / "settings.py"
 BINDING_SOURCES = [ROOT / "function_app.py", *sorted((ROOT / "token_service" / "blueprints").glob("*.py"))]
@@ -27,16 +28,15 @@ NOT_SET_BY_INFRA = {
 BUILT_IN_ROLES = {
     "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
-    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
-# What the app needs: (scope resource type, role name).
+# What the app needs, and nothing more: (scope resource type, role name). No queue role: the host uses
+# queues only for Durable Functions and MCP triggers. The table role covers the registry table only.
 REQUIRED_ASSIGNMENTS = {
     ("Microsoft.Communication/communicationServices", "Contributor"),
     ("Microsoft.Storage/storageAccounts", "Storage Blob Data Owner"),
-    ("Microsoft.Storage/storageAccounts", "Storage Queue Data Contributor"),
-    ("Microsoft.Storage/storageAccounts", "Storage Table Data Contributor"),
+    ("Microsoft.Storage/storageAccounts/tableServices/tables", "Storage Table Data Contributor"),
     ("Microsoft.Insights/components", "Monitoring Metrics Publisher"),
 }
 
@@ -103,7 +103,7 @@ def role_problems(bicep: BicepFile, source: str) -> list[str]:
     for symbol, resource in bicep.resources.items():
         if resource.get("type", "").lower() != "microsoft.authorization/roleassignments":
             continue
-        config = resource.get("config") or {}
+        config = resource_body(resource)
         properties = config.get("properties") or {}
         if properties.get("principalType") != "ServicePrincipal":
             problems.append(f"{symbol}: principalType must be 'ServicePrincipal' (a managed identity)")
@@ -119,6 +119,8 @@ def role_problems(bicep: BicepFile, source: str) -> list[str]:
         scope_type = bicep.resources.get(scope, {}).get("type", "") if isinstance(scope, str) else ""
         found.add((scope_type, role_name))
     problems += [f"missing role assignment: {role} on {scope}" for scope, role in sorted(REQUIRED_ASSIGNMENTS - found)]
+    unneeded = sorted(found - REQUIRED_ASSIGNMENTS)
+    problems += [f"role assignment not needed by the app: {role} on {scope}" for scope, role in unneeded]
     return problems
 
 

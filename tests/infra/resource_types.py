@@ -90,13 +90,21 @@ def check_file(bicep: BicepFile, index: TypeIndex) -> tuple[int, list[Finding]]:
             continue
         path, entry = index.resources[key]
         body = index.deref(path, entry["body"])
-        config = resource.get("config") or {}
+        config = resource_body(resource)
         if resource.get("existing"):
             continue
         checker = _Checker(bicep, index, path, label)
         checker.object(body, {k: v for k, v in config.items() if k not in BICEP_KEYWORDS}, "", top=True)
         findings.extend(checker.findings)
     return count, findings
+
+
+def resource_body(resource: dict[str, Any]) -> dict[str, Any]:
+    """The object a resource declares, also under `if (...)` or `[for ...]` (pycep nests it one level)."""
+    config = resource.get("config") or {}
+    if ("loop_type" in config or "condition" in config) and isinstance(config.get("config"), dict):
+        return dict(config["config"])
+    return dict(config)
 
 
 class _Checker:
@@ -118,7 +126,7 @@ class _Checker:
         actual = self.kind_of(value)
         if actual == "any" or kind == "AnyType":
             return
-        if isinstance(value, dict) and "operator" in value and value["operator"].get("type") == "conditional":
+        if _is_expression(value, "operator") and value["operator"].get("type") == "conditional":
             operands = value["operator"]["operands"]
             self.value(expected, operands["true_value"], where)
             self.value(expected, operands["false_value"], where)
@@ -201,9 +209,9 @@ class _Checker:
                 return "object"
             return "string"
         if isinstance(value, dict):
-            if "function" in value:
+            if _is_expression(value, "function"):
                 return FUNCTION_TYPES.get(value["function"].get("type", ""), "any")
-            if "operator" in value:
+            if _is_expression(value, "operator"):
                 return "conditional" if value["operator"].get("type") == "conditional" else "any"
             return "object"
         return "any"
@@ -243,8 +251,13 @@ class _Checker:
         return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _is_expression(value: Any, kind: str) -> bool:
+    """pycep's {"function": {...}} / {"operator": {...}}, not an object literal with such a property."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(kind), dict) and "type" in value[kind]
+
+
 def _is_object_literal(value: Any) -> bool:
-    return isinstance(value, dict) and not ("function" in value or "operator" in value)
+    return isinstance(value, dict) and not (_is_expression(value, "function") or _is_expression(value, "operator"))
 
 
 def check_all(bicep_files: list[BicepFile], index: TypeIndex) -> Iterator[tuple[BicepFile, int, list[Finding]]]:

@@ -37,6 +37,8 @@ SKIPS = {
     "authenticated by bearer JWT in code.",
     "CKV_AZURE_17": "Browsers cannot present client certificates; callers authenticate with Entra bearer tokens.",
     "CKV_AZURE_212": "Flex Consumption scales out on demand and to zero; a minimum instance count would bill at rest.",
+    "CKV_AZURE_78": "siteConfig.ftpsState is on Flex Consumption's list of site properties not to set; FTP is off "
+    "anyway: the 'ftp' basicPublishingCredentialsPolicies resource disallows FTP publishing.",
     "CKV_AZURE_213": "App Service health check pings every instance every minute, keeping a scale-to-zero app awake; "
     "GET /api/health is there for external probes.",
 }

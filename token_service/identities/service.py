@@ -180,6 +180,7 @@ class IdentityService:
             await self._undo_create(acs_id)
             await self._quietly(self._registry.release_mapping(claim))  # waiters need not wait out the lease
             raise
+        self._log_registered(acs_id)
         try:
             await self._registry.complete_mapping(claim, acs_id, now)
         except (ServiceError, Conflict):
@@ -215,6 +216,11 @@ class IdentityService:
         line = {"event": "identity_created", "acs_id": acs_id, "user": hash_user(user_key)}
         log.info(json.dumps(line, separators=(",", ":")), extra=line)
 
+    def _log_registered(self, acs_id: str) -> None:
+        """Its registry row exists: an identity_created line without this one (or an undo) is an orphan."""
+        line = {"event": "identity_registered", "acs_id": acs_id}
+        log.info(json.dumps(line, separators=(",", ":")), extra=line)
+
     # -- administration ------------------------------------------------------------------------
 
     async def create_identity(self, request: TokenRequest | None) -> tuple[IdentityRecord, IssuedToken | None]:
@@ -237,6 +243,7 @@ class IdentityService:
         except (ServiceError, Conflict):
             await self._undo_create(acs_id)
             raise
+        self._log_registered(acs_id)
         return record, token
 
     async def get_record(self, acs_id: str) -> IdentityRecord:
@@ -358,7 +365,8 @@ class IdentityService:
         for attempt in range(3):
             try:
                 await self._acs.delete_identity(acs_id)
-                log.warning("identity_create_undone", extra={"event": "identity_create_undone", "acs_id": acs_id})
+                line = {"event": "identity_create_undone", "acs_id": acs_id}
+                log.warning(json.dumps(line, separators=(",", ":")), extra=line)
                 return
             except IdentityNotFound:
                 return

@@ -1,6 +1,7 @@
 // Operator tab: sign in as an admin through the dev issuer, list identities with filters and paging,
-// and preview the next cleanup run. Admin routes need the admin role AND a function key (the devhost's
+// preview the next cleanup run, and chart this worker's metrics (the Azure workbook's views). Admin routes need the admin role AND a function key (the devhost's
 // local-only key, from /demo/config.json).
+import { type MetricsSnapshot, renderMetrics } from "./metrics";
 import { problem } from "./problem";
 
 export interface OperatorConfig {
@@ -106,6 +107,10 @@ async function preview(config: OperatorConfig): Promise<void> {
   );
 }
 
+async function showMetrics(config: OperatorConfig): Promise<void> {
+  renderMetrics($("metrics"), (await adminGet(config, "metrics")) as MetricsSnapshot);
+}
+
 export function setUpOperator(config: OperatorConfig, showError: (error: unknown) => void): void {
   const select = (operator: boolean) => {
     $("user-view").hidden = operator;
@@ -126,6 +131,7 @@ export function setUpOperator(config: OperatorConfig, showError: (error: unknown
         $("admin-sign-in").hidden = true;
         $("operator").hidden = false;
         await listPage(config, false);
+        await showMetrics(config);
       })
       .catch(showError);
   });
@@ -135,4 +141,5 @@ export function setUpOperator(config: OperatorConfig, showError: (error: unknown
   });
   $("next-page").addEventListener("click", () => listPage(config, true).catch(showError));
   $("preview-button").addEventListener("click", () => preview(config).catch(showError));
+  $("metrics-button").addEventListener("click", () => showMetrics(config).catch(showError));
 }
