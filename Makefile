@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 RUN_ARGS ?=
 
-.PHONY: run test install lint bench local-azure clean web-build
+.PHONY: run test install lint bench local-azure clean web-build docs docs-serve
 
 install: $(PY_STAMP) $(NODE_STAMP) $(WEB_DIST) $(CHECKOV_STAMP)
 
@@ -64,7 +64,14 @@ run: install
 # suite on Python 3.11 (devhost in direct mode); after it, the log hygiene hook scans every log of both passes.
 DEVHOST_SUITES := tests/devhost tests/browser tests/evidence tests/telemetry
 
-test: install $(PY313_STAMP)
+# The docs site (mkdocs.yml): strict, so a broken link or anchor, or a page missing from the nav, fails.
+docs: $(PY_STAMP)
+	$(PY) -m mkdocs build --strict --quiet
+
+docs-serve: $(PY_STAMP)
+	$(PY) -m mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
+test: docs install $(PY313_STAMP)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo 'make: chromium not installed; browser tests will fail'
 	rm -f test-artifacts/*.worker-mode.log
 	DEVHOST_PYTHON=$(PY313) DEVHOST_MODE=worker $(PY) -m pytest $(DEVHOST_SUITES)
@@ -82,4 +89,4 @@ bench: install
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(VENV313) $(CHECKOV_VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(VENV313) $(CHECKOV_VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache test-artifacts site

@@ -1,4 +1,4 @@
-"""Benchmark (issue 4): stale-identity cleanup over a 100,000-identity registry, 10,000 stale.
+"""Benchmark: stale-identity cleanup over a 100,000-identity registry, 10,000 stale.
 
     python -m benchmarks.cleanup [--identities 100000] [--stale 10000] [--rate 50] [--budget 240]
 
@@ -6,8 +6,9 @@ Setup (Azurite and local_azure started for the run, on free loopback ports):
 - local_azure adds 20 ms to every ACS call and limits revoke and delete to R calls per second each
   (given as R*30 per 30 s, the window ACS itself uses). R = 50/s by default: at ACS's real limit
   (500 per 30 s, ~16.7/s) 20,000 paced calls would take 10 minutes on their own.
-- the cleanup paces itself at 0.96 R per operation (`acs_calls_per_second`), the margin the app's
-  default keeps under ACS's real limit (16/s against 16.7/s): at the limit, not into it.
+- the cleanup paces itself at 0.96 R per operation (`acs_calls_per_second`): near the limit, not into
+  it, so the run shows how exactly the pacer holds a pace (the app's default stays further below ACS's
+  limit on purpose, leaving users a share of each window).
 - stale identities exist in ACS (created through the SDK with the HMAC connection string, the
   stand-in's create limit lifted while seeding) and in the registry (identity row, activity-index row,
   and for user-owned ones the user mapping), written through token_service.registry.Registry, last
@@ -15,7 +16,7 @@ Setup (Azurite and local_azure started for the run, on free loopback ports):
 - fresh identities are registry rows only (identity row + activity-index row, last activity 0-28 days
   ago): the cleanup must never read or touch them, so they need not exist in ACS. They are appended to
   Azurite's saved table database while Azurite is stopped (see `add_fresh_rows` for why).
-Three runs, each the app's own `runtime.cleanup().run()` in a fresh child process (as the timer runs
+Three runs, each the app's own `Services.cleanup().run()` in a fresh child process (as the timer runs
 it), its registry table client wrapped to count the rows returned by queries and point reads:
 1. pacing check: a 1,000-identity registry, all stale (storage is not the ceiling);
 2. control: the 10,000 stale identities alone, 60 s time budget;
@@ -182,7 +183,7 @@ async def seed_stale(stack: Services, table_name: str, stale: int) -> float:
 
     now = datetime.now(UTC)
     rng = random.Random(4)
-    # The seeding clients skip proxy/netrc lookups from the environment, as the app's clients now do.
+    # The seeding clients skip proxy/netrc lookups from the environment, as the app's clients do without a proxy.
     service = TableServiceClient.from_connection_string(
         stack.azurite.connection_string, transport=AioHttpTransport(use_env_settings=False)
     )

@@ -1,4 +1,4 @@
-"""Benchmark (issue 14): listing and search over a 100,000-identity registry; rows read per result.
+"""Benchmark: listing and search over a 100,000-identity registry; rows read per result.
 
     python -m benchmarks.listing [--identities 100000]
 

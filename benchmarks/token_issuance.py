@@ -2,7 +2,7 @@
 
     python -m benchmarks.token_issuance [--round-seconds 3] [--rounds 4] [--users 256]
 
-Both paths end in the same local_azure, in the same run:
+All three paths end in the same local_azure, in the same run:
 - function: an aiohttp client -> the devhost (real function_app: JWT validation, rate limiter, identity
   service, ACS gateway) over loopback HTTP -> local_azure;
 - direct:   `azure.communication.identity.aio.CommunicationIdentityClient.get_token`, authenticated like
@@ -11,8 +11,8 @@ Both paths end in the same local_azure, in the same run:
   exactly the storage round trips the app makes per request (GET of the user's row, then one
   etag-conditional MERGE of it), issued by a plain `azure-data-tables` aio client to the same Azurite.
 Every request is for one of `--users` distinct users (each with its own minted bearer), whose identities
-are created first, so the steady state is measured: an issue for a known user. Rounds of the two modes
-rotate (F D L, D L F, L F D, ...) so drift on a noisy machine hits both alike. Closed loop: `c` workers, each
+are created first, so the steady state is measured: an issue for a known user. Rounds of the three modes
+rotate (F D L, D L F, L F D, ...) so drift on a noisy machine hits them alike. Closed loop: `c` workers, each
 sends its next request when the previous one answered.
 
 Memory (benchmark 3): VmHWM (peak RSS) of the devhost process, read from /proc/<pid>/status after the

@@ -63,7 +63,7 @@ def demo_config(url: str) -> dict[str, Any]:
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/demo/config.json", timeout=10) as response:  # noqa: S310
             document = json.loads(response.read())
-    except (OSError, ValueError):  # func start serves no demo page; an older app may not either
+    except (OSError, ValueError):  # func start serves no demo page
         return {}
     return document if isinstance(document, dict) else {}
 

@@ -77,7 +77,7 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
-// App settings, with the README's defaults. Token_service/settings.py validates them at start.
+// App settings, with the defaults of docs/settings.md. Token_service/settings.py validates them at start.
 @minLength(1)
 @description('AUTH_ISSUER: OIDC issuer of caller tokens, e.g. https://login.microsoftonline.com/<tenant>/v2.0 (set by infra/hooks/register-api-app.sh).')
 param authIssuer string

@@ -1,10 +1,10 @@
 """Identity state in sqlite: created, last token issued, last revocation, deletion.
 
-sqlite (stdlib) in WAL mode keeps restarts lossless and lookups O(log n) at 100,000+ identities;
-calls are sub-millisecond, so the event loop calls it directly.
+sqlite (stdlib) in WAL mode keeps restarts lossless and lookups O(log n) however many identities;
+each call is one indexed read or write of a local file, so the event loop calls it directly.
 
 Tokens carry whole seconds (`iat`/`csi`), so a revocation records its whole second as a cutoff:
-tokens with iat <= cutoff are revoked. Issuing waits out the cutoff second (see acs_app.issue_token).
+tokens with iat <= cutoff are revoked. Issuing waits out the cutoff second (see app.py, issue_token).
 """
 
 from __future__ import annotations

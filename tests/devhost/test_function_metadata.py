@@ -2,7 +2,7 @@
 
 In Azure the host routes by the metadata the Python worker reports at indexing; a decorator
 mistake (wrong route, method or authLevel) shows there first. This holds that metadata, read from
-the running devhost's `GET /admin/functions`, against the README's API table and the served
+the running devhost's `GET /admin/functions`, against the route table of docs/api.md and the served
 OpenAPI document: admin routes `authLevel: function`, user and meta routes anonymous, and the
 cleanup timer's schedule binding `%CLEANUP_SCHEDULE%`.
 """
@@ -19,7 +19,7 @@ from tests.devhost.test_devhost_http import call
 from tests.devhost.test_timer_host import expected_mode
 
 Promises = dict[tuple[str, str], str]  # (METHOD, /api/path) -> authLevel
-_README_ROW = re.compile(r"^\| `([A-Z]+) (/api/[^`]+)` \| ([^|]+?) \|")
+_ROUTE_ROW = re.compile(r"^\| `([A-Z]+) (/api/[^`]+)` \| ([^|]+?) \|")
 
 
 def function_metadata(host: RealAppHost) -> list[dict[str, Any]]:
@@ -28,10 +28,10 @@ def function_metadata(host: RealAppHost) -> list[dict[str, Any]]:
         return json.loads(response.read())
 
 
-def readme_promises() -> Promises:
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## HTTP API", 1)[1].split("\n## ", 1)[0]
-    rows = (_README_ROW.match(line) for line in section.splitlines())
+def documented_promises() -> Promises:
+    text = (PROJECT_ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    section = text.split("\n## Routes\n", 1)[1].split("\n## ", 1)[0]
+    rows = (_ROUTE_ROW.match(line) for line in section.splitlines())
     return {(m[1], m[2]): "function" if m[3].strip() == "admin" else "anonymous" for m in rows if m}
 
 
@@ -45,7 +45,7 @@ def openapi_promises(document: dict[str, Any]) -> Promises:
     return promises
 
 
-def test_reported_metadata_matches_readme_and_openapi(real_app_host: RealAppHost) -> None:
+def test_reported_metadata_matches_docs_and_openapi(real_app_host: RealAppHost) -> None:
     status, _, body = call(
         real_app_host.base_url + "/admin/host/status", headers={"x-functions-key": real_app_host.master_key}
     )
@@ -66,10 +66,10 @@ def test_reported_metadata_matches_readme_and_openapi(real_app_host: RealAppHost
                 reported[key] = trigger["authLevel"].lower()
         else:
             timers.append((function["name"], trigger))
-    readme = readme_promises()
+    documented = documented_promises()
     status, _, body = call(real_app_host.base_url + "/api/openapi.json")
     assert status == 200
-    assert len(readme) == 14 and reported == readme
+    assert len(documented) == 14 and reported == documented
     assert reported == openapi_promises(json.loads(body))
     admin_paths = ("/api/identities", "/api/cleanup", "/api/users", "/api/metrics")
     assert {level for (_, path), level in reported.items() if path.startswith(admin_paths)} == {"function"}

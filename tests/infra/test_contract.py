@@ -57,24 +57,25 @@ def test_every_setting_the_app_reads_is_set_by_infra() -> None:
     assert missing_settings(parse(MAIN), needed_settings()) == []
 
 
-def test_settings_defaults_are_the_readmes() -> None:
-    """A parameter behind an app setting defaults to the README settings table's default."""
+def test_settings_defaults_are_the_documented_ones() -> None:
+    """A parameter behind an app setting defaults to the default in the settings table of docs/settings.md."""
     bicep = parse(MAIN)
-    readme = _readme_defaults()
+    documented = _documented_defaults()
     checked = 0
     for name, value in app_settings(bicep).items():
-        if isinstance(value, str) and value in bicep.parameters and name in readme:
+        if isinstance(value, str) and value in bicep.parameters and name in documented:
             default = bicep.parameters[value].get("default")
-            assert default == readme[name], f"{name}: Bicep default {default!r}, README {readme[name]!r}"
+            assert default == documented[name], f"{name}: Bicep default {default!r}, docs {documented[name]!r}"
             checked += 1
     assert checked >= 10
 
 
-def _readme_defaults() -> dict[str, str]:
+def _documented_defaults() -> dict[str, str]:
     import re
 
     defaults: dict[str, str] = {}
-    for match in re.finditer(r"^\| `([A-Za-z_]+)` \| ([^|]+) \|", (ROOT / "README.md").read_text(), re.MULTILINE):
+    table = (ROOT / "docs" / "settings.md").read_text()
+    for match in re.finditer(r"^\| `([A-Za-z_]+)` \| ([^|]+) \|", table, re.MULTILINE):
         cell = match.group(2).strip()
         if cell == "empty":
             defaults[match.group(1)] = ""
