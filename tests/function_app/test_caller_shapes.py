@@ -14,8 +14,8 @@ import jwt
 import pytest
 
 from local_azure.entra.issuer import DEFAULT_TENANT_ID
-from tests.function_app.conftest import ADMIN_ROLE, Caller, new_user, user_key
 from tests.function_app.forged_tokens import issuer_key, sign, user_claims
+from tests.function_app.harness import ADMIN_ROLE, Caller, new_user, user_key
 from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 

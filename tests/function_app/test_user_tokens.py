@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.function_app.conftest import Caller, new_user, user_key
+from tests.function_app.harness import TEAMS_APP_ID, Caller, new_user, user_key
 from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 
@@ -220,8 +220,6 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
 async def test_teams_exchange_and_delete_have_their_own_per_user_limits(
     caller: Caller, app_environment: dict[str, str]
 ) -> None:
-    from tests.function_app.conftest import TEAMS_APP_ID
-
     limits = {"TEAMS_TOKEN_RATE_PER_MINUTE": "2", "DELETE_RATE_PER_MINUTE": "1", "TEAMS_APP_ID": TEAMS_APP_ID}
     await reset_services(build_services(Settings.from_env({**app_environment, **limits})))
     user = new_user()
