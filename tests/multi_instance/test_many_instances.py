@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from local_azure.process import LocalAzureProcess
-from tests.multi_instance.conftest import DELETE_RATE, INSTANCES, TOKEN_RATE, Cluster, Reply
+from tests.multi_instance.cluster import DELETE_RATE, INSTANCES, TOKEN_RATE, Cluster, Reply
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
