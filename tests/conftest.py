@@ -16,26 +16,9 @@ import pytest
 from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
 from tests import log_hygiene
+from tests.log_hygiene import SUITE_LOGS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-class SuiteLogCapture(logging.Handler):
-    """Keeps every log line the suite's own process emits, for the secret scan after the run."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.lines: list[str] = []
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.lines.append(self.format(record))
-        except Exception:  # a log line that cannot format is not a test failure
-            self.lines.append(f"{record.name} unformattable")
-
-
-SUITE_LOGS = SuiteLogCapture()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -1,4 +1,4 @@
-"""The secret scan pytest runs after the whole test run (hooks in tests/conftest.py).
+"""The secret scan pytest runs after the whole test run (hooks in tests/conftest.py), and what it reads.
 
 No token, key or JWT may appear in anything the suite logged: the in-process log records of every
 test (the function app, SDKs, credentials) and the log files of the hosts the tests started
@@ -10,6 +10,7 @@ Findings name where and what kind of secret, never the secret itself.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,3 +46,21 @@ def scan(in_process_lines: Iterable[str], artifacts: Path) -> list[str]:
     for path in host_log_files(artifacts):
         found += findings(path.name, path.read_text(errors="replace"))
     return found
+
+
+class SuiteLogCapture(logging.Handler):
+    """Keeps every log line the suite's own process emits, for the secret scan after the run."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a log line that cannot format is not a test failure
+            self.lines.append(f"{record.name} unformattable")
+
+
+SUITE_LOGS = SuiteLogCapture()

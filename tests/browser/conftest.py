@@ -12,16 +12,8 @@ from playwright.sync_api import Browser, sync_playwright
 from devhost.webbuild import ensure_web_built
 from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.devhost.real_app import RealAppHost, start_real_app
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")

@@ -1,71 +1,16 @@
-"""The devhost as a subprocess on a free port, against the fixture app (and, elsewhere, the real app)."""
+"""The devhost as a subprocess on a free port, against the fixture app (fixture_host.py) and the real app."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from devhost.process import HostProcess
-from local_azure.azurite import AzuriteProcess, free_port
+from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
+from tests.devhost.fixture_host import RunningHost, start_fixture_host
 from tests.devhost.real_app import RealAppHost, start_real_app
-
-FIXTURE_APP = Path(__file__).resolve().parent / "fixture_app"
-FUNCTION_KEY = "fixture-function-key"  # local test keys, not secrets
-MASTER_KEY = "fixture-master-key"
-ALLOWED_ORIGIN = "http://allowed.localhost"
-
-
-@dataclass
-class RunningHost:
-    """A started devhost and what tests need to talk to it."""
-
-    host: HostProcess
-    base_url: str
-    timer_log: Path
-    log_file: Path
-
-
-def write_fixture_settings(path: Path, timer_log: Path, schedule: str = "0 0 0 1 1 *") -> Path:
-    path.write_text(
-        json.dumps(
-            {
-                "IsEncrypted": False,
-                "Values": {
-                    "FUNCTIONS_WORKER_RUNTIME": "python",
-                    "FIXTURE_SCHEDULE": schedule,
-                    "FIXTURE_TIMER_LOG": str(timer_log),
-                    "FROM_FILE": "file",
-                    "OVERRIDDEN": "file",
-                },
-                "Host": {"CORS": f"{ALLOWED_ORIGIN},http://other.localhost", "CORSCredentials": False},
-                "DevHost": {"FunctionKeys": {"default": FUNCTION_KEY}, "MasterKey": MASTER_KEY},
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
-
-
-def start_fixture_host(tmp: Path, artifacts: Path, env_extra: dict[str, str], name: str) -> RunningHost:
-    timer_log = tmp / "timer.log"
-    settings = write_fixture_settings(tmp / "local.settings.json", timer_log)
-    port = free_port()
-    log_file = artifacts / f"devhost-{name}.log"
-    log_file.unlink(missing_ok=True)
-    env = {**os.environ, **env_extra}
-    host = HostProcess.start_devhost(FIXTURE_APP, port, settings=settings, env=env, log_file=log_file)
-    try:
-        host.wait_until_healthy(timeout=30)
-    except BaseException:
-        host.stop()
-        raise
-    return RunningHost(host, f"http://127.0.0.1:{port}", timer_log, log_file)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Start the devhost with the real function_app against the session's Azurite and local_azure.
 
-Shared by tests/devhost and tests/browser (each conftest wraps it in its own fixture).
+Shared by every test that needs the app in a process of its own (devhost, browser, multi-instance,
+telemetry, cleanup concurrency).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tests.devhost.conftest import ALLOWED_ORIGIN, FUNCTION_KEY, MASTER_KEY, RunningHost, start_fixture_host
+from tests.devhost.fixture_host import ALLOWED_ORIGIN, FUNCTION_KEY, MASTER_KEY, RunningHost, start_fixture_host
 
 
 def call(

@@ -25,7 +25,7 @@ from azure.storage.blob.aio import BlobServiceClient
 from devhost.process import devhost_python
 from devhost.schedule_monitor import ScheduleStatus
 from local_azure.azurite import AzuriteProcess
-from tests.devhost.conftest import MASTER_KEY, RunningHost, start_fixture_host
+from tests.devhost.fixture_host import MASTER_KEY, RunningHost, start_fixture_host
 from tests.devhost.real_app import PROJECT_ROOT
 from tests.devhost.test_devhost_http import timer_runs, wait_for_runs
 

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tests.function_app.conftest import Caller
+from tests.function_app.harness import Caller
 from token_service.http.inputs import checked_token_request
 from token_service.services import Services, build_services, reset_services
 from token_service.settings import Settings

@@ -15,7 +15,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from local_azure.entra.issuer import DEFAULT_TENANT_ID
-from tests.function_app.conftest import Caller, new_user
+from tests.function_app.harness import Caller, new_user
 
 CLIENT_APP_ID = "0c9a8b7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"  # the frontend's app registration (azp)
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local_azure.azurite import free_port
 from local_azure.signing import b64url
-from tests.function_app.conftest import Caller
+from tests.function_app.harness import Caller
 from token_service.auth.authenticator import CallerAuthenticator
 from token_service.auth.keys import KeyRing
 from token_service.errors import AuthKeysUnavailable, Unauthenticated

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.function_app.conftest import TEAMS_APP_ID, Caller, new_user
+from tests.function_app.harness import TEAMS_APP_ID, Caller, new_user
 
 CALLERS = ("anonymous", "user_a", "user_b", "admin")
 

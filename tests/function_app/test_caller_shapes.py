@@ -14,8 +14,8 @@ import jwt
 import pytest
 
 from local_azure.entra.issuer import DEFAULT_TENANT_ID
-from tests.function_app.conftest import ADMIN_ROLE, Caller, new_user, user_key
 from tests.function_app.forged_tokens import issuer_key, sign, user_claims
+from tests.function_app.harness import ADMIN_ROLE, Caller, new_user, user_key
 from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 
@@ -164,7 +164,7 @@ async def test_v1_and_v2_tokens_of_one_user_are_one_identity(caller: Caller) -> 
 
 
 async def test_sub_only_token_never_maps_to_the_user_with_that_oid(caller: Caller) -> None:
-    """Before: the key was `oid`, else `sub`, so `sub=X` reached the user whose `oid=X`."""
+    """A token without `oid` is keyed by its issuer and `sub`, so `sub=X` is never the user whose `oid=X`."""
     victim = new_user()
     owned = await caller.call("issue_user_token", "POST", "token", token=mint(caller, oid=victim))
     posing = await caller.call("issue_user_token", "POST", "token", token=mint(caller, sub=victim))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
-from tests.function_app.conftest import Caller, new_user
+from tests.function_app.harness import Caller, new_user
 from token_service.acs.gateway import AcsCall, AcsGateway
 from token_service.cleanup.run import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
 from token_service.http.inputs import checked_token_request

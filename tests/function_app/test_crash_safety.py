@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from local_azure.azurite import AzuriteProcess, free_port
-from tests.function_app.conftest import Caller, new_user, user_key
+from tests.function_app.harness import Caller, new_user, user_key
 from token_service.identities.service import CREATION_LEASE
 from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings

@@ -16,7 +16,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity.aio import DefaultAzureCredential
 
 from local_azure.process import LocalAzureProcess
-from tests.function_app.conftest import Caller, new_user
+from tests.function_app.harness import Caller, new_user
 from token_service.platform.credentials import acs_credential, developer_credential
 from token_service.services import get_services
 from token_service.settings import Settings

@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.function_app.conftest import Caller, new_user
 from tests.function_app.forged_tokens import issuer_key, sign, user_claims
+from tests.function_app.harness import Caller, new_user
 
 
 def _b64(data: bytes) -> str:

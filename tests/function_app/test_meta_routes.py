@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.function_app.conftest import TEAMS_APP_ID, Caller, new_user
+from tests.function_app.harness import TEAMS_APP_ID, Caller, new_user
 from token_service.services import reset_services
 
 

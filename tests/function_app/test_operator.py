@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
-from tests.function_app.conftest import Caller, new_user, user_key
+from tests.function_app.harness import Caller, new_user, user_key
 from token_service.registry import IdentityState
 from token_service.services import build_services, reset_services
 from token_service.settings import Settings

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from tests.function_app.conftest import Caller
+from tests.function_app.harness import Caller
 
 ID_PATTERN = re.compile(r"^8:acs:[0-9a-f-]{36}_[0-9a-f-]+$")
 

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.function_app.conftest import Caller, new_user, user_key
+from tests.function_app.harness import TEAMS_APP_ID, Caller, new_user, user_key
 from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 
@@ -148,7 +148,7 @@ async def test_malformed_json_too_large_and_wrong_type(caller: Caller) -> None:
 
 @pytest.mark.parametrize("depth", [33, 1000, 100_000 // 2 // 10])
 async def test_deep_nesting_is_a_400_on_every_body_route(caller: Caller, depth: int) -> None:
-    """A ~2 KB body of nested arrays once reached the parser's recursion limit: 500 and a traceback."""
+    """Past the depth limit a body is a 400, also where it would reach the parser's recursion limit (a 500)."""
     raw = b'{"scopes":' + b"[" * depth + b"]" * depth + b"}"
     replies = [
         await caller.call("issue_user_token", "POST", "token", token=caller.user_token(new_user()), raw_body=raw),
@@ -188,7 +188,7 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
     caller: Caller, app_environment: dict[str, str]
 ) -> None:
     """A waiter reads the completed mapping the moment it is written. The identity row exists before
-    the mapping points at it (issue 10), so the waiter issues for the same identity and nothing is undone."""
+    the mapping points at it, so the waiter issues for the same identity and nothing is undone."""
     from token_service.http.inputs import checked_token_request
     from token_service.registry import Registry, UserMapping
 
@@ -220,8 +220,6 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
 async def test_teams_exchange_and_delete_have_their_own_per_user_limits(
     caller: Caller, app_environment: dict[str, str]
 ) -> None:
-    from tests.function_app.conftest import TEAMS_APP_ID
-
     limits = {"TEAMS_TOKEN_RATE_PER_MINUTE": "2", "DELETE_RATE_PER_MINUTE": "1", "TEAMS_APP_ID": TEAMS_APP_ID}
     await reset_services(build_services(Settings.from_env({**app_environment, **limits})))
     user = new_user()

@@ -1,9 +1,9 @@
-"""Invariants across three instances sharing one Azurite and one local_azure (issue 10).
+"""Invariants across three instances sharing one Azurite and one local_azure.
 
-1. at most one live ACS identity per user, also during and after a failed deletion;
-2. a token issue and a deletion of the same identity are exclusive;
-3. per-user limits are global;
-5. the ACS create is sent once; a crash leaves bounded, visible debris.
+- at most one live ACS identity per user, also during and after a failed deletion;
+- a token issue and a deletion of the same identity are exclusive;
+- per-user limits are global;
+- the ACS create is sent once; a crash leaves bounded, visible debris.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from local_azure.process import LocalAzureProcess
-from tests.multi_instance.conftest import DELETE_RATE, INSTANCES, TOKEN_RATE, Cluster, Reply
+from tests.multi_instance.cluster import DELETE_RATE, INSTANCES, TOKEN_RATE, Cluster, Reply
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -55,7 +55,7 @@ class ScriptedCredential(AsyncTokenCredential):
 
 
 class ScriptedInfoCredential(ScriptedCredential):
-    """The newer protocol: also get_token_info."""
+    """Also speaks azure-core's AsyncSupportsTokenInfo protocol (get_token_info)."""
 
     async def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
         self.calls.append((scopes, {"options": options}))

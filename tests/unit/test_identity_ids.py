@@ -1,4 +1,4 @@
-"""The ACS identity id forms the routes accept (token_rules.IDENTITY_ID_PATTERN), and the body depth scan."""
+"""The ACS identity id forms the routes accept (acs.rules.IDENTITY_ID_PATTERN), and the body depth scan."""
 
 from __future__ import annotations
 

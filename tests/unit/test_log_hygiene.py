@@ -8,7 +8,7 @@ from pathlib import Path
 
 from local_azure.azurite import DEV_ACCOUNT_KEY
 from tests import log_hygiene
-from tests.conftest import SUITE_LOGS
+from tests.log_hygiene import SUITE_LOGS
 
 # Built at run time, so no sample secret sits in the source.
 SAMPLES = {
