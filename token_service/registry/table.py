@@ -45,14 +45,14 @@ def storage_errors() -> Iterator[None]:
     try:
         yield
     except (ResourceModifiedError, ResourceExistsError) as error:
-        raise Conflict(type(error).__name__) from None
-    except (ServiceRequestError, ServiceResponseError):
-        raise RegistryUnavailable("the registry could not be reached", retry_after=5) from None
+        raise Conflict(type(error).__name__) from error
+    except (ServiceRequestError, ServiceResponseError) as error:
+        raise RegistryUnavailable("the registry could not be reached", retry_after=5) from error
     except HttpResponseError as error:
         status = error.status_code or 0
         if status in (409, 412):
-            raise Conflict(f"precondition failed ({status})") from None
-        raise RegistryUnavailable(f"the registry answered {status}", retry_after=5) from None
+            raise Conflict(f"precondition failed ({status})") from error
+        raise RegistryUnavailable(f"the registry answered {status}", retry_after=5) from error
 
 
 class Table:
@@ -135,8 +135,8 @@ class Table:
                     metadata = await self._table.update_entity(
                         entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
                     )
-            except ResourceNotFoundError:
-                raise Conflict("row vanished") from None
+            except ResourceNotFoundError as vanished:
+                raise Conflict("row vanished") from vanished
         return str(metadata["etag"])
 
     async def merge(self, patch: dict[str, Any], etag: str | None = None) -> bool:
