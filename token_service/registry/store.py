@@ -196,8 +196,11 @@ class Registry:
         patch = _state_patch(entry.acs_id, IdentityState.DELETING, reason, now)
         if claim is not None:
             patch.update(claim.fields())
-        if await self._table.merge(patch, etag=entry.identity_etag):
+        try:
+            await self._table.merge(patch, etag=entry.identity_etag)
             return True
+        except Conflict:
+            pass
         if claimed is not None:  # the identity row changed after all: give the user their identity back
             try:
                 await self.update_mapping(entry.owner or "", claimed, {"state": MappingState.ACTIVE.value})
@@ -218,7 +221,11 @@ class Registry:
     async def take_over_claim(self, acs_id: str, previous: CleanupClaim, claim: CleanupClaim) -> bool:
         """Make an expired (or ownerless) claim ours, only if the row is unchanged since it was read."""
         patch: dict[str, object] = {"PartitionKey": acs_id, "RowKey": acs_id, **claim.fields()}
-        return await self._table.merge(patch, etag=previous.etag)
+        try:
+            await self._table.merge(patch, etag=previous.etag)
+        except Conflict:
+            return False
+        return True
 
     async def release_claim(self, acs_id: str, claim: CleanupClaim, now: datetime) -> None:
         """A run that ends with this deletion unfinished lets the next run resume it at once."""
@@ -226,7 +233,10 @@ class Registry:
         if current is None or current.claimed_by != claim.claimed_by or current.state != IdentityState.DELETING:
             return
         patch: dict[str, object] = {"PartitionKey": acs_id, "RowKey": acs_id, "claim_until": now}
-        await self._table.merge(patch, etag=current.etag)
+        try:
+            await self._table.merge(patch, etag=current.etag)
+        except Conflict:
+            pass  # changed meanwhile (finished, or taken over): nothing of ours to give back
 
     # -- user mappings -------------------------------------------------------------------------
 
@@ -253,10 +263,7 @@ class Registry:
             etag = await self._table.create(entity)
         else:
             entity = {**mapping_to_entity(previous), **fields}
-            merged = await self._table.merge_etag({"PartitionKey": key, "RowKey": key, **fields}, previous.etag)
-            if merged is None:
-                raise Conflict("mapping changed")
-            etag = merged
+            etag = await self._table.merge({"PartitionKey": key, "RowKey": key, **fields}, previous.etag)
         return mapping_from_entity(entity, user_key, etag)
 
     async def claim_mapping(
