@@ -31,7 +31,8 @@ caller but a generic 500. The tree (status in brackets):
 Signals that never reach a caller as such live with the concept they belong to, and are translated
 where a caller's answer is decided: `registry.Conflict` (an etag or existence precondition failed),
 `registry.BadContinuation` (a listing token that is not ours), `registry.CleanupLeaseHeld` (another
-cleanup run is at work), `settings.SettingsError` (a bad app setting, at start).
+cleanup run is at work), `identities.users.IdentityVanished` (ACS lost an identity a user's mapping
+named), `settings.SettingsError` (a bad app setting, at start).
 """
 
 from __future__ import annotations

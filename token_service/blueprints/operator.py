@@ -14,7 +14,7 @@ from token_service.http.endpoint import ADMIN, RequestContext, http_function
 from token_service.http.queries import DEFAULT_PAGE_SIZE, listing_query, no_query, query_parameters, user_key
 from token_service.http.responses import json_response, no_content
 from token_service.identities.erasure import erase_user
-from token_service.registry.listing import BadContinuation
+from token_service.registry import BadContinuation
 from token_service.telemetry.metrics import telemetry
 from token_service.telemetry.request_log import hash_user
 
@@ -63,7 +63,7 @@ async def erase_user_identities(req: func.HttpRequest, context: RequestContext) 
     runtime = await admin(req, context)
     key = user_key(req.route_params, runtime.settings.auth_issuers)
     who = hash_user(context.user_key) or "unknown"
-    await erase_user(runtime.registry, runtime.identities, key, who)
+    await erase_user(runtime.registry, runtime.admin, key, who)
     return no_content()
 
 

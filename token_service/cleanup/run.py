@@ -28,9 +28,18 @@ from token_service.acs.gateway import AcsGateway
 from token_service.acs.pacing import Pacer
 from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottled
-from token_service.registry import ActivityEntry, IdentityRecord, IdentityState, MappingState, Registry
-from token_service.registry.claims import CleanupClaim
-from token_service.registry.lease import LEASE_SECONDS, CleanupLease, run_owner
+from token_service.registry import (
+    LEASE_SECONDS,
+    ActivityEntry,
+    CleanupClaim,
+    CleanupLease,
+    IdentityRecord,
+    IdentityState,
+    IndexedIdentity,
+    MappingState,
+    Registry,
+    run_owner,
+)
 
 log = logging.getLogger("token_service.cleanup")
 STALE_REASON = "stale"
@@ -270,15 +279,13 @@ class StaleIdentityCleanup:
             self._open_claims.pop(entry.acs_id, None)
             await self._recheck(entry, summary)
             return
-        await self._revoke_delete_tombstone(
-            entry.acs_id, entry.owner, entry.mapping_etag, entry.day, STALE_REASON, summary, pending_marker=False
-        )
+        await self._revoke_delete_tombstone(entry, STALE_REASON, summary, pending_marker=False)
 
     async def _recheck(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
         """The row changed since the index saw it: decide again from the row itself."""
         record = await self._registry.get_identity(entry.acs_id)
         if record is None or record.state == IdentityState.DELETED:
-            await self._registry.drop_activity(entry.day, entry.acs_id)
+            await self._registry.drop_activity(entry.activity_day, entry.acs_id)
             return
         if record.state == IdentityState.DELETING:
             # Claimed earlier (by a run that died or gave it back, or by a request): finish it, unless
@@ -286,36 +293,19 @@ class StaleIdentityCleanup:
             if not await self._take_claim(record.acs_id, summary):
                 return
             summary.resumed += 1
-            await self._revoke_delete_tombstone(
-                record.acs_id,
-                record.owner,
-                record.mapping_etag,
-                record.activity_day,
-                record.deleted_reason or STALE_REASON,
-                summary,
-            )
+            await self._revoke_delete_tombstone(record, record.deleted_reason or STALE_REASON, summary)
             return
         if record.last_activity >= self._policy.cutoff(self._clock()):
             summary.survived += 1
             await self._registry.put_activity(record)  # re-index under its real day, with its etag
-            if record.activity_day != entry.day:
-                await self._registry.drop_activity(entry.day, entry.acs_id)
+            if record.activity_day != entry.activity_day:
+                await self._registry.drop_activity(entry.activity_day, entry.acs_id)
             return
         # Still stale (another field changed, e.g. a revoke): claim on the fresh etag.
-        fresh = ActivityEntry(
-            entry.acs_id, entry.day, record.etag or "", record.owner, record.mapping_etag, record.last_activity
-        )
+        fresh = ActivityEntry(entry.acs_id, entry.activity_day, record.etag or "", record.owner, record.last_activity)
         claim = self._open_claim(record.acs_id)
         if await self._registry.claim_for_cleanup(fresh, STALE_REASON, self._clock(), claim):
-            await self._revoke_delete_tombstone(
-                record.acs_id,
-                record.owner,
-                record.mapping_etag,
-                record.activity_day,
-                STALE_REASON,
-                summary,
-                pending_marker=False,
-            )
+            await self._revoke_delete_tombstone(record, STALE_REASON, summary, pending_marker=False)
         else:
             self._open_claims.pop(record.acs_id, None)
             summary.survived += 1
@@ -331,9 +321,7 @@ class StaleIdentityCleanup:
         if record.state == IdentityState.DELETING and not await self._take_claim(acs_id, summary):
             return
         summary.resumed += 1
-        await self._revoke_delete_tombstone(
-            acs_id, record.owner, record.mapping_etag, record.activity_day, reason or STALE_REASON, summary
-        )
+        await self._revoke_delete_tombstone(record, reason or STALE_REASON, summary)
 
     async def _owner_began(self, record: IdentityRecord) -> bool:
         """A user's deletion marks the mapping `deleting` before the identity row: a crash between the two
@@ -367,15 +355,9 @@ class StaleIdentityCleanup:
         return True
 
     async def _revoke_delete_tombstone(
-        self,
-        acs_id: str,
-        owner: str | None,
-        mapping_etag: str | None,
-        day: str,
-        reason: str,
-        summary: CleanupSummary,
-        pending_marker: bool = True,
+        self, identity: IndexedIdentity, reason: str, summary: CleanupSummary, pending_marker: bool = True
     ) -> None:
+        acs_id = identity.acs_id
         gone = not await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id)
         if not gone:
             summary.revoked += 1
@@ -384,15 +366,7 @@ class StaleIdentityCleanup:
                 summary.deleted += 1
         if gone:
             summary.already_gone += 1
-        await self._registry.tombstone(
-            acs_id,
-            owner=owner,
-            mapping_etag=mapping_etag,
-            activity_day=day,
-            reason=reason,
-            now=self._clock(),
-            pending_marker=pending_marker,
-        )
+        await self._registry.tombstone(identity, reason, self._clock(), pending_marker=pending_marker)
         self._open_claims.pop(acs_id, None)
 
     async def _paced(self, pacer: Pacer, operation: Callable[[str], Awaitable[None]], acs_id: str) -> bool:

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 from token_service.errors import InvalidContinuation, InvalidRequest, InvalidUserKey, UnknownField
-from token_service.registry import IdentityState
-from token_service.registry.listing import IdentityFilter
+from token_service.registry import IdentityFilter, IdentityState
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
