@@ -13,7 +13,8 @@ import pytest
 from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
 from tests.function_app.conftest import Caller, new_user
 from token_service.acs.gateway import AcsCall, AcsGateway
-from token_service.cleanup.run import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
+from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
+from token_service.cleanup.run import StaleIdentityCleanup
 from token_service.http.inputs import checked_token_request
 from token_service.registry import ActivityEntry, CleanupClaim, IdentityState, MappingState, Registry
 

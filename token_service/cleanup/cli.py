@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from token_service.cleanup.run import CleanupSummary
+from token_service.cleanup.policy import CleanupSummary
 from token_service.errors import ServiceError
 from token_service.registry import CleanupLeaseHeld
 from token_service.services import build_services
