@@ -164,7 +164,7 @@ async def test_v1_and_v2_tokens_of_one_user_are_one_identity(caller: Caller) -> 
 
 
 async def test_sub_only_token_never_maps_to_the_user_with_that_oid(caller: Caller) -> None:
-    """Before: the key was `oid`, else `sub`, so `sub=X` reached the user whose `oid=X`."""
+    """Keys are namespaced: a token whose `sub` is X never reaches the user whose `oid` is X."""
     victim = new_user()
     owned = await caller.call("issue_user_token", "POST", "token", token=mint(caller, oid=victim))
     posing = await caller.call("issue_user_token", "POST", "token", token=mint(caller, sub=victim))

@@ -188,7 +188,7 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
     caller: Caller, app_environment: dict[str, str]
 ) -> None:
     """A waiter reads the completed mapping the moment it is written. The identity row exists before
-    the mapping points at it (issue 10), so the waiter issues for the same identity and nothing is undone."""
+    the mapping points at it, so the waiter issues for the same identity and nothing is undone."""
     from token_service.http.inputs import checked_token_request
     from token_service.registry import Registry, UserMapping
 
