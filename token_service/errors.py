@@ -69,18 +69,26 @@ class InvalidExpiry(InvalidRequest):
 
 
 class UnknownField(InvalidRequest):
+    """A body field or query parameter the route does not take: a typo never falls back to a default."""
+
     code, title = "unknown_field", "The body has a field this route does not accept"
 
 
 class InvalidIdentityId(InvalidRequest):
+    """Route ids are checked against ACS's id form before anything is looked up or sent to ACS."""
+
     code, title = "invalid_identity_id", "The identity id is malformed"
 
 
 class InvalidContinuation(InvalidRequest):
+    """A listing token is bound to the filters it was made for; any other is refused, never reinterpreted."""
+
     code, title = "invalid_continuation", "The continuation token is malformed or belongs to other filters"
 
 
 class InvalidUserKey(InvalidRequest):
+    """A user key names its issuer, so a key from an issuer the service does not trust matches no user."""
+
     code, title = "invalid_user_key", "The user key is malformed or from an issuer this service does not trust"
 
 
