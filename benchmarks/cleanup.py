@@ -178,8 +178,7 @@ async def seed_stale(stack: Services, table_name: str, stale: int) -> float:
     from azure.data.tables.aio import TableServiceClient
 
     from token_service.clock import day_key
-    from token_service.registry import IdentityRecord, IdentityState, Registry
-    from token_service.registry.table import Table
+    from token_service.registry import IdentityRecord, IdentityState, Registry, Table
 
     now = datetime.now(UTC)
     rng = random.Random(4)
@@ -206,10 +205,9 @@ async def seed_stale(stack: Services, table_name: str, stale: int) -> float:
         acs_id = user.properties["id"]
         last = now - timedelta(days=rng.randint(STALE_DAYS + 1, 400), seconds=rng.randint(0, 86_399))
         owner = None if index % 5 == 0 else f"bench-stale-user-{index}"  # 1 in 5 admin-created
-        mapping_etag = None
         if owner:
             claim = await registry.claim_mapping(owner, now + timedelta(seconds=30), None)
-            mapping_etag = (await registry.complete_mapping(claim, acs_id)).etag
+            await registry.complete_mapping(claim, acs_id)
         record = IdentityRecord(
             acs_id=acs_id,
             owner=owner,
@@ -218,7 +216,6 @@ async def seed_stale(stack: Services, table_name: str, stale: int) -> float:
             scopes=("voip",),
             state=IdentityState.ACTIVE,
             activity_day=day_key(last),
-            mapping_etag=mapping_etag,
         )
         await registry.insert_identity(record)
         created += 1
@@ -291,7 +288,6 @@ def add_fresh_rows(db_file: Path, table_name: str, resource_id: str, count: int)
                 "scopes": "voip",
                 "state": IdentityState.ACTIVE.value,
                 "activity_day": day_key(last),
-                "mapping_etag": "",
                 "last_token_at": azurite_time(last),
                 "last_token_at@odata.type": dt,
             },
@@ -303,7 +299,6 @@ def add_fresh_rows(db_file: Path, table_name: str, resource_id: str, count: int)
                 "RowKey": acs_id,
                 "identity_etag": identity["eTag"],
                 "owner": "",
-                "mapping_etag": "",
                 "last_activity": azurite_time(last),
                 "last_activity@odata.type": dt,
             },

@@ -104,11 +104,11 @@ async def seed(connection_string: str, table_name: str, count: int, concurrency:
         last = created + (now - created) * rng.random()
         owner = None if index % 5 == 0 else f"oid:{TENANT}:bench-user-{index // 2}"  # pairs share an owner
         acs_id = f"8:acs:{RESOURCE}_{index:08d}-0000-4000-8000-{rng.getrandbits(48):012x}"
-        record = IdentityRecord(acs_id, owner, created, last, ("voip",), IdentityState.ACTIVE, day_key(last), None)
+        record = IdentityRecord(acs_id, owner, created, last, ("voip",), IdentityState.ACTIVE, day_key(last))
         async with semaphore:
             inserted = await with_retries(lambda: insert_once(record))
             if index % 20 == 7:
-                await with_retries(lambda: registry.tombstone_record(inserted, "stale", now))
+                await with_retries(lambda: registry.tombstone(inserted, "stale", now))
                 deleted.append(acs_id)
         if owner:
             owners.setdefault(owner, []).append(acs_id)
@@ -124,8 +124,7 @@ async def seed(connection_string: str, table_name: str, count: int, concurrency:
 
 
 async def measure(connection_string: str, table_name: str, now: datetime, owner: str) -> list[dict[str, Any]]:
-    from token_service.registry import IdentityState, Registry
-    from token_service.registry.listing import IdentityFilter
+    from token_service.registry import IdentityFilter, IdentityState, Registry
 
     cases: list[tuple[str, IdentityFilter]] = [
         ("owner", IdentityFilter(owner=owner)),

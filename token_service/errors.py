@@ -1,4 +1,39 @@
-"""Domain errors. Each carries a stable code; the HTTP layer maps them to problem+json."""
+"""Every error a caller can be answered with: a stable `code`, an HTTP status, a safe `detail`.
+
+The HTTP layer (http/endpoint.py) turns any ServiceError into problem+json; nothing else reaches a
+caller but a generic 500. The tree (status in brackets):
+
+    ServiceError [500 internal_error]
+    ├── InvalidRequest [400 invalid_request]
+    │   ├── InvalidScope [400 invalid_scope]
+    │   ├── InvalidExpiry [400 invalid_expiry]
+    │   ├── UnknownField [400 unknown_field]
+    │   ├── InvalidIdentityId [400 invalid_identity_id]
+    │   ├── InvalidContinuation [400 invalid_continuation]
+    │   └── InvalidUserKey [400 invalid_user_key]
+    ├── Unauthenticated [401 unauthenticated]
+    │   └── NoToken [401 unauthenticated, challenge without an error code]
+    ├── TeamsExchangeRejected [401 teams_token_rejected]
+    ├── Forbidden [403 forbidden]
+    │   ├── InsufficientScope [403 insufficient_scope]
+    │   └── UserTokenRequired [403 user_token_required]
+    ├── IdentityNotFound [404 identity_not_found]
+    ├── PayloadTooLarge [413 payload_too_large]
+    ├── UnsupportedMediaType [415 unsupported_media_type]
+    ├── RateLimited [429 rate_limited]
+    ├── UpstreamThrottled [429 upstream_throttled]
+    ├── NotConfigured [501 not_configured]
+    ├── AuthKeysUnavailable [503 auth_keys_unavailable]
+    ├── UpstreamUnavailable [503 upstream_unavailable]
+    ├── RegistryUnavailable [503 registry_unavailable]
+    └── CredentialUnavailable [503 credential_unavailable]
+
+Signals that never reach a caller as such live with the concept they belong to, and are translated
+where a caller's answer is decided: `registry.Conflict` (an etag or existence precondition failed),
+`registry.BadContinuation` (a listing token that is not ours), `registry.CleanupLeaseHeld` (another
+cleanup run is at work), `identities.users.IdentityVanished` (ACS lost an identity a user's mapping
+named), `settings.SettingsError` (a bad app setting, at start).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +66,30 @@ class InvalidScope(InvalidRequest):
 
 class InvalidExpiry(InvalidRequest):
     code, title = "invalid_expiry", "expiresInMinutes is out of range"
+
+
+class UnknownField(InvalidRequest):
+    """A body field or query parameter the route does not take: a typo never falls back to a default."""
+
+    code, title = "unknown_field", "The body has a field this route does not accept"
+
+
+class InvalidIdentityId(InvalidRequest):
+    """Route ids are checked against ACS's id form before anything is looked up or sent to ACS."""
+
+    code, title = "invalid_identity_id", "The identity id is malformed"
+
+
+class InvalidContinuation(InvalidRequest):
+    """A listing token is bound to the filters it was made for; any other is refused, never reinterpreted."""
+
+    code, title = "invalid_continuation", "The continuation token is malformed or belongs to other filters"
+
+
+class InvalidUserKey(InvalidRequest):
+    """A user key names its issuer, so a key from an issuer the service does not trust matches no user."""
+
+    code, title = "invalid_user_key", "The user key is malformed or from an issuer this service does not trust"
 
 
 class PayloadTooLarge(ServiceError):
@@ -97,3 +156,4 @@ class TeamsExchangeRejected(ServiceError):
 
 class NotConfigured(ServiceError):
     status, code, title = 501, "not_configured", "This feature is not configured"
+

@@ -14,7 +14,8 @@ from token_service.acs.gateway import AcsCall, AcsGateway
 from token_service.auth.authenticator import CallerAuthenticator
 from token_service.cleanup.run import CleanupPolicy, StaleIdentityCleanup
 from token_service.clock import Clock, system_clock
-from token_service.identities.service import IdentityService
+from token_service.identities.admin import IdentityAdmin
+from token_service.identities.users import UserIdentities
 from token_service.platform.credential_gate import FailFastCredential
 from token_service.platform.credentials import acs_credential, storage_credential
 from token_service.registry import Registry
@@ -30,7 +31,8 @@ class Services:
     acs: AcsGateway
     background_acs: AcsGateway
     registry: Registry
-    identities: IdentityService
+    users: UserIdentities
+    admin: IdentityAdmin
     auth: CallerAuthenticator
     clock: Clock
 
@@ -101,7 +103,8 @@ def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
         acs=acs,
         background_acs=background_acs,
         registry=registry,
-        identities=IdentityService(registry, acs, settings, clock),
+        users=UserIdentities(registry, acs, settings, clock),
+        admin=IdentityAdmin(registry, acs, clock),
         auth=CallerAuthenticator(settings.auth_issuers, settings.auth_audiences, settings.platform_auth_enabled),
         clock=clock,
     )

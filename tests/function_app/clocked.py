@@ -30,7 +30,7 @@ class ClockedRuntime:
         previous, self.clock[0] = self.clock[0], at
         try:
             request = checked_token_request(None, None, self.runtime.settings)
-            return (await self.runtime.identities.token_for_user(key, request)).communication_user_id
+            return (await self.runtime.users.token_for_user(key, request)).communication_user_id
         finally:
             self.clock[0] = previous
 
@@ -38,7 +38,7 @@ class ClockedRuntime:
         """An identity no user owns, created at `at` (the clock is then put back)."""
         previous, self.clock[0] = self.clock[0], at
         try:
-            record, _ = await self.runtime.identities.create_identity(None)
+            record, _ = await self.runtime.admin.create_identity(None)
             return record.acs_id
         finally:
             self.clock[0] = previous

@@ -159,19 +159,19 @@ async def test_v1_and_v2_tokens_of_one_user_are_one_identity(caller: Caller) -> 
     second = await caller.call("issue_user_token", "POST", "token", token=mint(caller, oid=user))
     assert (first.status, second.status) == (201, 200), (first.body, second.body)
     assert first.json["communicationUserId"] == second.json["communicationUserId"]
-    mapping = await get_services().registry.get_mapping(user_key(user))
+    mapping = await get_services().registry.read_mapping(user_key(user))
     assert mapping is not None and mapping.acs_id == first.json["communicationUserId"]
 
 
 async def test_sub_only_token_never_maps_to_the_user_with_that_oid(caller: Caller) -> None:
-    """A token without `oid` is keyed by its issuer and `sub`, so `sub=X` is never the user whose `oid=X`."""
+    """Keys are namespaced: a token whose `sub` is X never reaches the user whose `oid` is X."""
     victim = new_user()
     owned = await caller.call("issue_user_token", "POST", "token", token=mint(caller, oid=victim))
     posing = await caller.call("issue_user_token", "POST", "token", token=mint(caller, sub=victim))
     assert (owned.status, posing.status) == (201, 201), (owned.body, posing.body)
     assert owned.json["communicationUserId"] != posing.json["communicationUserId"]
     issuer = caller.local_azure.settings.issuer
-    mapping = await get_services().registry.get_mapping(f"sub:{issuer}:{victim}")
+    mapping = await get_services().registry.read_mapping(f"sub:{issuer}:{victim}")
     assert mapping is not None and mapping.acs_id == posing.json["communicationUserId"]
 
 
@@ -187,5 +187,5 @@ async def test_same_oid_in_two_tenants_is_two_users(caller: Caller, app_environm
     assert home.json["communicationUserId"] != other.json["communicationUserId"]
     registry = get_services().registry
     for tenant, reply in ((DEFAULT_TENANT_ID, home), (OTHER_TENANT, other)):
-        mapping = await registry.get_mapping(user_key(oid, tenant))
+        mapping = await registry.read_mapping(user_key(oid, tenant))
         assert mapping is not None and mapping.acs_id == reply.json["communicationUserId"]

@@ -13,10 +13,10 @@ import pytest
 from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
 from tests.function_app.harness import Caller, new_user
 from token_service.acs.gateway import AcsCall, AcsGateway
-from token_service.cleanup.run import CleanupPolicy, CleanupSummary, StaleIdentityCleanup
+from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
+from token_service.cleanup.run import StaleIdentityCleanup
 from token_service.http.inputs import checked_token_request
-from token_service.registry import ActivityEntry, IdentityState, Registry
-from token_service.registry.claims import CleanupClaim
+from token_service.registry import ActivityEntry, CleanupClaim, IdentityState, MappingState, Registry
 
 
 @dataclass
@@ -60,11 +60,12 @@ class World(ClockedRuntime):
             assert record is not None and record.state == IdentityState.DELETED, (acs_id, record)
             assert record.deleted_reason == "stale"
         for user in self.stale_users:
-            assert await registry.get_mapping(user) is None
+            left = await registry.read_mapping(user)
+            assert left is None or left.state == MappingState.IDLE, left
         for user, acs_id in self.fresh_users.items():
             record = await registry.get_identity(acs_id)
             assert record is not None and record.state == IdentityState.ACTIVE
-            mapping = await registry.get_mapping(user)
+            mapping = await registry.read_mapping(user)
             assert mapping is not None and mapping.acs_id == acs_id
         assert [acs_id async for acs_id, _ in registry.pending_deletions()] == []
         indexed = {entry.acs_id async for entry in registry.stale_activity("99991231")}
@@ -120,7 +121,7 @@ async def test_token_issued_while_the_run_decides_wins(world: World) -> None:
         ) -> bool:
             world.clock[0] = NOW
             request = checked_token_request(None, None, runtime.settings)
-            await runtime.identities.token_for_user(user, request)  # real token issue, real storage
+            await runtime.users.token_for_user(user, request)  # real token issue, real storage
             return await super().claim_for_cleanup(entry, reason, now, claim)
 
     registry = RacingRegistry(runtime.registry._table)

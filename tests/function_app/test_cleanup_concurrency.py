@@ -27,8 +27,7 @@ import pytest
 from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import PROJECT_ROOT, RealAppHost, start_real_app
-from token_service.registry import IdentityState
-from token_service.registry.lease import LEASE_KEY
+from token_service.registry import LEASE_KEY, IdentityState
 from token_service.services import build_services
 from token_service.settings import Settings
 
@@ -73,7 +72,7 @@ async def populate(settings: Settings, count: int) -> list[str]:
     try:
         made: list[str] = []
         for start in range(0, count, 10):
-            records = await asyncio.gather(*(runtime.identities.create_identity(None) for _ in range(10)))
+            records = await asyncio.gather(*(runtime.admin.create_identity(None) for _ in range(10)))
             made += [record.acs_id for record, _ in records[: count - start]]
         return made
     finally:
@@ -189,7 +188,7 @@ async def test_the_repair_timer_finishes_a_deletion_a_dead_request_left(
     settings = Settings.from_env(host_a.env)
     runtime = build_services(settings)
     try:
-        record, _ = await runtime.identities.create_identity(None)
+        record, _ = await runtime.admin.create_identity(None)
         await runtime.registry.mark_deleting(record, "user", datetime.now(UTC))
     finally:
         await runtime.close()

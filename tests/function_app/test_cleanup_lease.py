@@ -12,9 +12,15 @@ import pytest
 from tests.function_app.test_cleanup import NOW, World
 from tests.function_app.test_cleanup import world as world
 from token_service.cleanup.run import StaleIdentityCleanup
-from token_service.registry import ActivityEntry, IdentityState, Registry
-from token_service.registry.claims import CleanupClaim
-from token_service.registry.lease import LEASE_KEY, CleanupLease, CleanupLeaseHeld
+from token_service.registry import (
+    LEASE_KEY,
+    ActivityEntry,
+    CleanupClaim,
+    CleanupLease,
+    CleanupLeaseHeld,
+    IdentityState,
+    Registry,
+)
 
 
 def acs_calls(world: World) -> tuple[int, int]:
@@ -137,7 +143,7 @@ async def test_the_repair_pass_finishes_started_deletions_only(world: World) -> 
     stale identities to the daily run."""
     await world.populate(stale_users=1, stale_admin=0, fresh_users=1)
     registry = world.runtime.registry
-    record, _ = await world.runtime.identities.create_identity(None)
+    record, _ = await world.runtime.admin.create_identity(None)
     await registry.mark_deleting(record, "admin", NOW)  # then the instance was killed
 
     summary = await world.runtime.cleanup("repair", repair_only=True).run()

@@ -10,7 +10,7 @@ import pytest
 
 from local_azure.azurite import AzuriteProcess, free_port
 from tests.function_app.harness import Caller, new_user, user_key
-from token_service.identities.service import CREATION_LEASE
+from token_service.identities.users import CREATION_LEASE
 from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 
@@ -79,7 +79,7 @@ async def test_registry_dies_between_acs_create_and_registry_write(
         assert again.status == 201, again.body
         created = _live_ids(caller) - before
         assert created == {again.json["communicationUserId"]}
-        mapping = await get_services().registry.get_mapping(user_key(user))
+        mapping = await get_services().registry.read_mapping(user_key(user))
         assert mapping is not None and mapping.acs_id == again.json["communicationUserId"]
     finally:
         await reset_services()

@@ -71,7 +71,7 @@ async def test_list_filters_and_pages_with_table_continuations(ops: Ops) -> None
     assert [item["communicationUserId"] for item in mine.json["items"]] == [old[0]]
     assert mine.json["items"][0]["owner"] == user_key(owner)
 
-    await ops.runtime.identities.delete(recent[0], "admin-request")
+    await ops.runtime.admin.delete(recent[0], "admin-request")
     deleted, _ = await ops.all_pages(state="deleted")
     assert deleted == [recent[0]]
     active, _ = await ops.all_pages(state="active", pageSize="200")
@@ -164,7 +164,7 @@ async def test_erase_user_removes_every_identity_of_theirs_and_is_idempotent(ops
     key = user_key(oid)
     first = await ops.user_identity(key, NOW - timedelta(days=3))
     # A leftover: an earlier identity of the same owner still live (its mapping moved on).
-    mapping = await ops.runtime.registry.get_mapping(key)
+    mapping = await ops.runtime.registry.read_mapping(key)
     assert mapping is not None
     await ops.runtime.registry.release_mapping(mapping)
     second = await ops.user_identity(key, NOW)
@@ -232,10 +232,10 @@ async def test_metrics_count_what_happened_and_carry_no_user_key_or_token(ops: O
     second = await ops.caller.call("issue_user_token", "POST", "token", token=token)
     assert (first.status, second.status) == (201, 200)
     acs_id = first.json["communicationUserId"]
-    await ops.runtime.identities.delete(acs_id, "admin-request")
+    await ops.runtime.admin.delete(acs_id, "admin-request")
     ops.caller.local_azure.set_faults(rate_limits={"issue": {"limit": 0, "window_seconds": 30}})
     try:
-        admin_made, _ = await ops.runtime.identities.create_identity(None)
+        admin_made, _ = await ops.runtime.admin.create_identity(None)
         throttled = await ops.caller.call(
             "issue_identity_token", "POST", "identities/{id}/token", token=ops.caller.admin_token(),
             route_params={"id": admin_made.acs_id},

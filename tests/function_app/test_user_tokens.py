@@ -42,7 +42,7 @@ async def test_fifty_concurrent_first_calls_make_one_identity(caller: Caller) ->
     assert len(ids) == 1
     created = {identity["id"] for identity in caller.local_azure.identities()} - before
     assert created == ids
-    mapping = await get_services().registry.get_mapping(user_key(user))
+    mapping = await get_services().registry.read_mapping(user_key(user))
     assert mapping is not None and mapping.acs_id == ids.pop()
 
 
@@ -202,13 +202,13 @@ async def test_creator_and_a_waiter_racing_for_the_identity_row_keep_one_identit
         async def complete_mapping(self, claim: UserMapping, acs_id: str, now: Any = None) -> UserMapping:
             mapping = await super().complete_mapping(claim, acs_id, now)
             assert await self.get_identity(acs_id) is not None, "identity row written before the mapping"
-            waiter_result.append(await runtime.identities.token_for_user(user, request))
+            waiter_result.append(await runtime.users.token_for_user(user, request))
             return mapping
 
     racing = RacingRegistry(runtime.registry._table)
-    runtime.identities._registry = racing
+    runtime.users._registry = racing
     before = {identity["id"] for identity in caller.local_azure.identities(live_only=True)}
-    result = await runtime.identities.token_for_user(user, request)
+    result = await runtime.users.token_for_user(user, request)
     assert result.created is True
     assert waiter_result[0].communication_user_id == result.communication_user_id
     created = {identity["id"] for identity in caller.local_azure.identities(live_only=True)} - before
@@ -237,5 +237,5 @@ async def test_teams_exchange_and_delete_have_their_own_per_user_limits(
     assert (await caller.call("issue_user_token", "POST", "token", token=token)).status == 201
     limited = await caller.call("delete_me", "DELETE", "me", token=token)
     assert (limited.status, limited.json["code"]) == (429, "rate_limited"), "deleting oneself never resets a limit"
-    mapping = await get_services().registry.get_mapping(user_key(user))
+    mapping = await get_services().registry.read_mapping(user_key(user))
     assert mapping is not None and mapping.state == "active", "a refused delete changes nothing"

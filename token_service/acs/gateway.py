@@ -149,7 +149,7 @@ class AcsGateway:
                 "exchange", self._client.get_token_for_teams_user(entra_token, app_id, user_object_id)
             )
         except InvalidRequest as error:
-            raise TeamsExchangeRejected(error.detail) from None
+            raise TeamsExchangeRejected(error.detail) from error
         return IssuedToken(token.token, _as_text(token.expires_on))
 
     async def _call(self, operation: str, awaitable: Awaitable[T]) -> T:
@@ -159,13 +159,13 @@ class AcsGateway:
             return await awaitable
         except HttpResponseError as error:
             outcome = str(error.status_code)
-            raise _domain_error(operation, error) from None
-        except (ServiceRequestError, ServiceResponseError):
+            raise _domain_error(operation, error) from error
+        except (ServiceRequestError, ServiceResponseError) as error:
             outcome = "connection_error"
-            raise UpstreamUnavailable(f"ACS {operation}: connection failed", retry_after=5) from None
-        except ClientAuthenticationError:
+            raise UpstreamUnavailable(f"ACS {operation}: connection failed", retry_after=5) from error
+        except ClientAuthenticationError as error:
             outcome = "credential_error"
-            raise CredentialUnavailable("the managed identity could not get a token for ACS", retry_after=5) from None
+            raise CredentialUnavailable("the managed identity could not get a token for ACS", retry_after=5) from error
         finally:
             if self._on_call is not None:
                 self._on_call(AcsCall(operation, (time.perf_counter() - started) * 1000, outcome))

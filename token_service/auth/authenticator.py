@@ -103,8 +103,8 @@ class CallerAuthenticator:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise Unauthenticated("the bearer token is not a JWT") from None
+        except jwt.PyJWTError as error:
+            raise Unauthenticated("the bearer token is not a JWT") from error
         if header.get("alg") not in ALGORITHMS:
             raise Unauthenticated("the token's algorithm is not accepted")
         kid = header.get("kid")
@@ -124,16 +124,16 @@ class CallerAuthenticator:
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iss", "aud"]},
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the token has expired") from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthenticated("the token is not valid yet") from None
-        except jwt.InvalidAudienceError:
-            raise Unauthenticated("the token is for another audience") from None
-        except jwt.InvalidIssuerError:
-            raise Unauthenticated("the token is from another issuer") from None
-        except jwt.PyJWTError:
-            raise Unauthenticated("the token is not valid") from None
+        except jwt.ExpiredSignatureError as error:
+            raise Unauthenticated("the token has expired") from error
+        except jwt.ImmatureSignatureError as error:
+            raise Unauthenticated("the token is not valid yet") from error
+        except jwt.InvalidAudienceError as error:
+            raise Unauthenticated("the token is for another audience") from error
+        except jwt.InvalidIssuerError as error:
+            raise Unauthenticated("the token is from another issuer") from error
+        except jwt.PyJWTError as error:
+            raise Unauthenticated("the token is not valid") from error
         principal = principal_from_claims(claims)
         self._validated.put(token, principal, float(claims["exp"]))
         return principal
@@ -145,8 +145,8 @@ def _from_client_principal(encoded: str) -> Principal:
     try:
         data = json.loads(base64.b64decode(encoded, validate=False))
         pairs = [(c["typ"], c["val"]) for c in data.get("claims", [])]
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
-        raise Unauthenticated("X-MS-CLIENT-PRINCIPAL is malformed") from None
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise Unauthenticated("X-MS-CLIENT-PRINCIPAL is malformed") from error
     role_type = data.get("role_typ", "roles")
     claims: dict[str, object] = {}
     roles: list[str] = []

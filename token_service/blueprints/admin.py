@@ -37,7 +37,7 @@ async def create_identity(req: func.HttpRequest, context: RequestContext) -> fun
     """Create an identity; with `scopes` (and optional `expiresInMinutes`) also a token."""
     runtime = await admin(req, context)
     request = optional_token_request(req, runtime.settings)
-    record, token = await runtime.identities.create_identity(request)
+    record, token = await runtime.admin.create_identity(request)
     response: dict[str, Any] = token_body(record.acs_id, token) if token else {"communicationUserId": record.acs_id}
     return json_response(response, 201, no_store=True)
 
@@ -46,7 +46,7 @@ async def create_identity(req: func.HttpRequest, context: RequestContext) -> fun
 async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """The registry record, tombstones included."""
     runtime = await admin(req, context)
-    record = await runtime.identities.get_record(identity_id(req))
+    record = await runtime.admin.get_record(identity_id(req))
     return json_response(record_body(record), 200, no_store=True)
 
 
@@ -55,7 +55,7 @@ async def issue_identity_token(req: func.HttpRequest, context: RequestContext) -
     runtime = await admin(req, context)
     acs_id = identity_id(req)
     request = token_request(req, runtime.settings)
-    token = await runtime.identities.issue_for_identity(acs_id, request)
+    token = await runtime.admin.issue_for_identity(acs_id, request)
     return json_response(token_body(acs_id, token), 200, no_store=True)
 
 
@@ -64,12 +64,12 @@ async def revoke_identity_tokens(req: func.HttpRequest, context: RequestContext)
     runtime = await admin(req, context)
     acs_id = identity_id(req)
     read_json_object(req)
-    await runtime.identities.revoke(acs_id)
+    await runtime.admin.revoke(acs_id)
     return no_content()
 
 
 @http_function(bp, "identities/{id}", "DELETE", ADMIN)
 async def delete_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     runtime = await admin(req, context)
-    await runtime.identities.delete(identity_id(req), "admin-request")
+    await runtime.admin.delete(identity_id(req), "admin-request")
     return no_content()

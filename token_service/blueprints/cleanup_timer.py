@@ -9,7 +9,7 @@ import logging
 
 import azure.functions as func
 
-from token_service.registry.lease import CleanupLeaseHeld
+from token_service.registry import CleanupLeaseHeld
 from token_service.services import get_services
 from token_service.telemetry.metrics import telemetry
 

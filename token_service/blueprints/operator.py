@@ -8,19 +8,13 @@ from typing import Any
 import azure.functions as func
 
 from token_service.blueprints.admin import record_body
+from token_service.errors import InvalidContinuation
 from token_service.http.callers import admin
 from token_service.http.endpoint import ADMIN, RequestContext, http_function
-from token_service.http.queries import (
-    DEFAULT_PAGE_SIZE,
-    InvalidContinuation,
-    listing_query,
-    no_query,
-    query_parameters,
-    user_key,
-)
+from token_service.http.queries import DEFAULT_PAGE_SIZE, listing_query, no_query, query_parameters, user_key
 from token_service.http.responses import json_response, no_content
 from token_service.identities.erasure import erase_user
-from token_service.registry.listing import BadContinuation
+from token_service.registry import BadContinuation
 from token_service.telemetry.metrics import telemetry
 from token_service.telemetry.request_log import hash_user
 
@@ -37,7 +31,7 @@ async def list_identities(req: func.HttpRequest, context: RequestContext) -> fun
     try:
         page = await runtime.registry.list_identities(filters, page_size, continuation)
     except BadContinuation as error:
-        raise InvalidContinuation(str(error)) from None
+        raise InvalidContinuation(str(error)) from error
     body = {"items": [record_body(record) for record in page.records], "continuation": page.continuation}
     return json_response(body, 200, no_store=True)
 
@@ -69,7 +63,7 @@ async def erase_user_identities(req: func.HttpRequest, context: RequestContext) 
     runtime = await admin(req, context)
     key = user_key(req.route_params, runtime.settings.auth_issuers)
     who = hash_user(context.user_key) or "unknown"
-    await erase_user(runtime.registry, runtime.identities, key, who)
+    await erase_user(runtime.registry, runtime.admin, key, who)
     return no_content()
 
 

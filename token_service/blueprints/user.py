@@ -20,7 +20,7 @@ async def issue_user_token(req: func.HttpRequest, context: RequestContext) -> fu
     """Get-or-create the caller's ACS identity and issue a token: 201 when created, 200 when found."""
     runtime, principal = await caller(req, context)
     request = token_request(req, runtime.settings)
-    result = await runtime.identities.token_for_user(principal.user_key, request)
+    result = await runtime.users.token_for_user(principal.user_key, request)
     status = 201 if result.created else 200
     return json_response(token_body(result.communication_user_id, result.token), status, no_store=True)
 
@@ -35,7 +35,7 @@ async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -
         raise InvalidRequest(f"the Teams user's Entra ID token goes in the {TEAMS_TOKEN_HEADER} header")
     if principal.object_id is None:
         raise Unauthenticated("a Teams exchange needs a token with an oid claim")
-    token = await runtime.identities.exchange_teams_token(entra_token, principal.object_id, principal.user_key)
+    token = await runtime.users.exchange_teams_token(entra_token, principal.object_id, principal.user_key)
     body = {"token": token.token, "expiresOn": token.expires_on}
     return json_response(body, 200, no_store=True)
 
@@ -44,5 +44,5 @@ async def exchange_teams_token(req: func.HttpRequest, context: RequestContext) -
 async def delete_me(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Revoke and delete the caller's own identity; the next token request creates a new one."""
     runtime, principal = await caller(req, context)
-    await runtime.identities.delete_for_user(principal.user_key)
+    await runtime.users.delete_for_user(principal.user_key)
     return no_content()

@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from token_service.cleanup.run import CleanupSummary
+from token_service.cleanup.policy import CleanupSummary
 from token_service.errors import ServiceError
-from token_service.registry.lease import CleanupLeaseHeld
+from token_service.registry import CleanupLeaseHeld
 from token_service.services import build_services
 from token_service.settings import Settings, SettingsError
 

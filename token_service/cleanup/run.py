@@ -1,16 +1,13 @@
-"""Revoke and delete identities that went stale, safely and at ACS's pace.
+"""Revoke and delete identities that went stale, safely and at ACS's pace: the run.
 
-Per identity the steps are: claim (etag-conditional mark 'deleting'), revoke, delete, tombstone. Each
-step is idempotent and the claim is recorded before ACS is touched; the identity's activity-index row
-stays until the tombstone, so a run killed anywhere finds it again and finishes it. Deletions that
-requests started (the deleting index) are finished first.
-A token issued while the run decides wins the etag race, and the identity survives.
+A run feeds a bounded queue (first the deletions that requests started, the deleting index; then the
+stale candidates of the activity index, oldest day first) to concurrent workers, within its limits
+(identities per run, time budget); what each identity needs is decided in decisions.py. A dry run only
+counts what it would take.
 
 One run at a time: a run takes the cleanup lease (registry/lease.py) before it starts, renews it while
 it runs and stops starting work if a renewal fails; a second run raises CleanupLeaseHeld naming the
-holder. Each claim records its run and an expiry (registry/claims.py): a run skips another live run's
-claims and resumes only expired or ownerless ones; at its end a run gives back the claims it left
-unfinished, so the next run resumes them at once.
+holder. At its end a run gives back the claims it left unfinished.
 """
 
 from __future__ import annotations
@@ -20,43 +17,18 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from token_service.acs.gateway import AcsGateway
-from token_service.acs.pacing import Pacer
+from token_service.cleanup.decisions import IdentityDecisions
+from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
 from token_service.clock import Clock, day_key
-from token_service.errors import IdentityNotFound, ServiceError, UpstreamThrottled
-from token_service.registry import ActivityEntry, IdentityRecord, IdentityState, MappingState, Registry
-from token_service.registry.claims import CleanupClaim
-from token_service.registry.lease import LEASE_SECONDS, CleanupLease, run_owner
+from token_service.errors import ServiceError
+from token_service.registry import ActivityEntry, CleanupLease, Registry, run_owner
 
 log = logging.getLogger("token_service.cleanup")
-STALE_REASON = "stale"
-
-
-@dataclass
-class CleanupSummary:
-    dry_run: bool
-    scanned: int = 0
-    stale: int = 0
-    revoked: int = 0
-    deleted: int = 0
-    already_gone: int = 0
-    failed: int = 0
-    survived: int = 0
-    resumed: int = 0
-    skipped_live_claims: int = 0
-    owner: str = ""
-    stopped_early: str | None = None
-    duration_seconds: float = 0.0
-    would_delete: list[str] = field(default_factory=list)
-
-    def log_line(self) -> str:
-        data = asdict(self)
-        data["would_delete"] = len(self.would_delete)
-        return json.dumps({"event": "cleanup_summary", **data}, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -66,23 +38,6 @@ class _Resume:
 
 
 _Work = ActivityEntry | _Resume
-
-
-@dataclass(frozen=True)
-class CleanupPolicy:
-    stale_days: int
-    max_per_run: int
-    time_budget_seconds: float
-    dry_run: bool
-    concurrency: int = 32
-    acs_calls_per_second: float = 10.0  # ACS: 500 revokes and 500 deletes per 30 s; 10/s takes 300 (60%)
-    repair_only: bool = False  # the repair pass: finish started deletions only, claim nothing new
-    claim_seconds: float = 300.0  # a claim outlives one identity's paced revoke+delete with retries
-    lease_seconds: float = LEASE_SECONDS  # the cleanup lease's term; renewed every third of it
-
-    def cutoff(self, now: datetime) -> datetime:
-        """Identities whose last activity is before this are stale."""
-        return now - timedelta(days=self.stale_days)
 
 
 class StaleIdentityCleanup:
@@ -96,16 +51,13 @@ class StaleIdentityCleanup:
         kind: str = "timer",
     ) -> None:
         self._registry = registry
-        self._acs = acs
         self._clock = clock
         self._policy = policy
         self.progress = progress
-        self._revoke_pace = Pacer(policy.acs_calls_per_second)
-        self._delete_pace = Pacer(policy.acs_calls_per_second)
         self.owner = f"{run_owner(kind)} run {uuid.uuid4().hex[:8]}"
         self._lease: CleanupLease = registry.cleanup_lease(self.owner, policy.lease_seconds)
         self._lost = False
-        self._open_claims: dict[str, CleanupClaim] = {}
+        self._decisions = IdentityDecisions(registry, acs, clock, policy, self.owner)
 
     async def run(self) -> CleanupSummary:
         """One run under the cleanup lease; raises CleanupLeaseHeld (nothing done) if another run holds it.
@@ -118,7 +70,7 @@ class StaleIdentityCleanup:
         try:
             return await self._run()
         finally:
-            await self._give_back_claims()
+            await self._decisions.give_back_claims()
             await self._lease.release()
 
     async def _run(self) -> CleanupSummary:
@@ -174,15 +126,6 @@ class StaleIdentityCleanup:
                 self._lost = True
                 log.warning(json.dumps({"event": "cleanup_lease_lost", "owner": self.owner}))
                 return
-
-    async def _give_back_claims(self) -> None:
-        """Claims this run made and did not finish: expire them now, so the next run resumes them."""
-        claims, self._open_claims = self._open_claims, {}
-        for acs_id, claim in claims.items():
-            try:
-                await self._registry.release_claim(acs_id, claim, self._clock())
-            except Exception:  # best effort: an unreleased claim still expires on its own
-                log.warning(json.dumps({"event": "cleanup_claim_not_released"}))
 
     async def _feed(
         self, queue: asyncio.Queue[_Work | None], summary: CleanupSummary, cutoff: datetime, deadline: float
@@ -251,9 +194,9 @@ class StaleIdentityCleanup:
                 continue  # drain: what is left stays consistent for the next run
             try:
                 if isinstance(item, _Resume):
-                    await self._resume(item.acs_id, item.reason, summary)
+                    await self._decisions.resume(item.acs_id, item.reason, summary)
                 else:
-                    await self._remove_stale(item, summary)
+                    await self._decisions.remove_stale(item, summary)
             except ServiceError as error:
                 summary.failed += 1
                 log.warning(json.dumps({"event": "cleanup_item_failed", "code": error.code, "detail": error.detail}))
@@ -262,151 +205,6 @@ class StaleIdentityCleanup:
                 log.warning(json.dumps({"event": "cleanup_item_failed", "code": type(error).__name__}))
             if self.progress:
                 self.progress(summary)
-
-    async def _remove_stale(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
-        now = self._clock()
-        claim = self._open_claim(entry.acs_id)
-        if not await self._registry.claim_for_cleanup(entry, STALE_REASON, now, claim):
-            self._open_claims.pop(entry.acs_id, None)
-            await self._recheck(entry, summary)
-            return
-        await self._revoke_delete_tombstone(
-            entry.acs_id, entry.owner, entry.mapping_etag, entry.day, STALE_REASON, summary, pending_marker=False
-        )
-
-    async def _recheck(self, entry: ActivityEntry, summary: CleanupSummary) -> None:
-        """The row changed since the index saw it: decide again from the row itself."""
-        record = await self._registry.get_identity(entry.acs_id)
-        if record is None or record.state == IdentityState.DELETED:
-            await self._registry.drop_activity(entry.day, entry.acs_id)
-            return
-        if record.state == IdentityState.DELETING:
-            # Claimed earlier (by a run that died or gave it back, or by a request): finish it, unless
-            # a live run holds the claim. Every step is idempotent, so finishing twice is harmless.
-            if not await self._take_claim(record.acs_id, summary):
-                return
-            summary.resumed += 1
-            await self._revoke_delete_tombstone(
-                record.acs_id,
-                record.owner,
-                record.mapping_etag,
-                record.activity_day,
-                record.deleted_reason or STALE_REASON,
-                summary,
-            )
-            return
-        if record.last_activity >= self._policy.cutoff(self._clock()):
-            summary.survived += 1
-            await self._registry.put_activity(record)  # re-index under its real day, with its etag
-            if record.activity_day != entry.day:
-                await self._registry.drop_activity(entry.day, entry.acs_id)
-            return
-        # Still stale (another field changed, e.g. a revoke): claim on the fresh etag.
-        fresh = ActivityEntry(
-            entry.acs_id, entry.day, record.etag or "", record.owner, record.mapping_etag, record.last_activity
-        )
-        claim = self._open_claim(record.acs_id)
-        if await self._registry.claim_for_cleanup(fresh, STALE_REASON, self._clock(), claim):
-            await self._revoke_delete_tombstone(
-                record.acs_id,
-                record.owner,
-                record.mapping_etag,
-                record.activity_day,
-                STALE_REASON,
-                summary,
-                pending_marker=False,
-            )
-        else:
-            self._open_claims.pop(record.acs_id, None)
-            summary.survived += 1
-
-    async def _resume(self, acs_id: str, reason: str, summary: CleanupSummary) -> None:
-        """Finish a deletion a previous run (or a request) started."""
-        record = await self._registry.get_identity(acs_id)
-        if record is None or (record.state == IdentityState.ACTIVE and not await self._owner_began(record)):
-            # Claim never landed on the row (killed between the two writes): nothing was done in ACS.
-            summary.resumed += 1
-            await self._registry.drop_pending_marker(acs_id)
-            return
-        if record.state == IdentityState.DELETING and not await self._take_claim(acs_id, summary):
-            return
-        summary.resumed += 1
-        await self._revoke_delete_tombstone(
-            acs_id, record.owner, record.mapping_etag, record.activity_day, reason or STALE_REASON, summary
-        )
-
-    async def _owner_began(self, record: IdentityRecord) -> bool:
-        """A user's deletion marks the mapping `deleting` before the identity row: a crash between the two
-        leaves an active row whose owner's mapping already refuses tokens, and the deletion must go on."""
-        if not record.owner:
-            return False
-        mapping = await self._registry.read_mapping(record.owner)
-        return mapping is not None and mapping.acs_id == record.acs_id and mapping.state == MappingState.DELETING
-
-    def _open_claim(self, acs_id: str) -> CleanupClaim:
-        """A claim noted as ours BEFORE its write: a run cancelled after the write landed but before the
-        answer still gives it back at its end (releasing a claim that never landed changes nothing)."""
-        claim = CleanupClaim(self.owner, self._clock() + timedelta(seconds=self._policy.claim_seconds))
-        self._open_claims[acs_id] = claim
-        return claim
-
-    async def _take_claim(self, acs_id: str, summary: CleanupSummary) -> bool:
-        """Make a started deletion ours to finish: False if a live run holds it (or took it first)."""
-        current = await self._registry.get_claim(acs_id)
-        if current is None:
-            return True
-        if current.live(self._clock(), self.owner):
-            summary.skipped_live_claims += 1
-            log.info(json.dumps({"event": "cleanup_claim_skipped", "held_by": current.claimed_by}))
-            return False
-        claim = self._open_claim(acs_id)
-        if not await self._registry.take_over_claim(acs_id, current, claim):
-            self._open_claims.pop(acs_id, None)
-            summary.skipped_live_claims += 1
-            return False
-        return True
-
-    async def _revoke_delete_tombstone(
-        self,
-        acs_id: str,
-        owner: str | None,
-        mapping_etag: str | None,
-        day: str,
-        reason: str,
-        summary: CleanupSummary,
-        pending_marker: bool = True,
-    ) -> None:
-        gone = not await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id)
-        if not gone:
-            summary.revoked += 1
-            gone = not await self._paced(self._delete_pace, self._acs.delete_identity, acs_id)
-            if not gone:
-                summary.deleted += 1
-        if gone:
-            summary.already_gone += 1
-        await self._registry.tombstone(
-            acs_id,
-            owner=owner,
-            mapping_etag=mapping_etag,
-            activity_day=day,
-            reason=reason,
-            now=self._clock(),
-            pending_marker=pending_marker,
-        )
-        self._open_claims.pop(acs_id, None)
-
-    async def _paced(self, pacer: Pacer, operation: Callable[[str], Awaitable[None]], acs_id: str) -> bool:
-        """Run one ACS call at the pace; True if done, False if ACS no longer has the identity."""
-        for _ in range(20):
-            await pacer.wait_turn()
-            try:
-                await operation(acs_id)
-                return True
-            except IdentityNotFound:
-                return False
-            except UpstreamThrottled as error:
-                pacer.pause(error.retry_after or 1)
-        raise UpstreamThrottled("ACS kept throttling this identity's cleanup", retry_after=30)
 
 
 @dataclass(frozen=True)

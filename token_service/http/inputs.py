@@ -20,21 +20,21 @@ from token_service.acs.rules import (
     MIN_TOKEN_MINUTES,
     TokenRequest,
 )
-from token_service.errors import InvalidExpiry, InvalidRequest, InvalidScope, PayloadTooLarge, UnsupportedMediaType
+from token_service.errors import (
+    InvalidExpiry,
+    InvalidIdentityId,
+    InvalidRequest,
+    InvalidScope,
+    PayloadTooLarge,
+    UnknownField,
+    UnsupportedMediaType,
+)
 from token_service.settings import Settings
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_BODY_DEPTH = 32  # our bodies nest two levels; deep nesting only costs the parser (RecursionError at ~1000)
 TOKEN_FIELDS = frozenset({"scopes", "expiresInMinutes"})
 _IDENTITY_ID = re.compile(IDENTITY_ID_PATTERN)
-
-
-class UnknownField(InvalidRequest):
-    code, title = "unknown_field", "The body has a field this route does not accept"
-
-
-class InvalidIdentityId(InvalidRequest):
-    code, title = "invalid_identity_id", "The identity id is malformed"
 
 
 def read_json_object(req: func.HttpRequest, allowed: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -51,8 +51,8 @@ def read_json_object(req: func.HttpRequest, allowed: frozenset[str] = frozenset(
         raise InvalidRequest(f"the body nests deeper than {MAX_BODY_DEPTH} levels")
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("the body is not valid JSON") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InvalidRequest("the body is not valid JSON") from error
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     unknown = sorted(set(body) - allowed)

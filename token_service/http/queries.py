@@ -11,10 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
-from token_service.errors import InvalidRequest
-from token_service.http.inputs import UnknownField
-from token_service.registry import IdentityState
-from token_service.registry.listing import IdentityFilter
+from token_service.errors import InvalidContinuation, InvalidRequest, InvalidUserKey, UnknownField
+from token_service.registry import IdentityFilter, IdentityState
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -35,14 +33,6 @@ DATE_TIME_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\
 EARLIEST, LATEST = datetime(2000, 1, 1), datetime(9000, 1, 1)
 _DATE_TIME = re.compile(DATE_TIME_PATTERN)
 _ECMA_SPECIAL = re.compile(r"([.^$*+?()\[\]{}|\\/])")
-
-
-class InvalidContinuation(InvalidRequest):
-    code, title = "invalid_continuation", "The continuation token is malformed or belongs to other filters"
-
-
-class InvalidUserKey(InvalidRequest):
-    code, title = "invalid_user_key", "The user key is malformed or from an issuer this service does not trust"
 
 
 def user_key_pattern(issuers: Iterable[str]) -> str:
@@ -70,8 +60,8 @@ def _moment(params: Mapping[str, str], name: str) -> datetime | None:
         raise InvalidRequest(f"{name} must be an RFC 3339 date-time with a zone, e.g. 2026-01-31T00:00:00Z")
     try:
         moment = datetime.fromisoformat(raw.replace("z", "Z"))
-    except ValueError:
-        raise InvalidRequest(f"{name} is not a valid date-time") from None
+    except ValueError as error:
+        raise InvalidRequest(f"{name} is not a valid date-time") from error
     # The registry holds nothing outside these bounds, so clamping changes no answer (and keeps day
     # arithmetic away from year 1 and 9999).
     if moment.tzinfo is None:

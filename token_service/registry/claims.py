@@ -2,8 +2,8 @@
 
 The claim lives on the identity row (`claimed_by`, `claim_until`, written with the 'deleting' mark).
 Another run finishes ("resumes") a deletion only when its claim has expired (the run that made it
-died or gave it back) or has no owner (an older row, or a deletion a request started); a live claim is
-skipped, so two runs never work on one identity.
+died or gave it back) or has no owner (a deletion a request started: requests write no claim); a live
+claim is skipped, so two runs never work on one identity.
 """
 
 from __future__ import annotations

@@ -88,11 +88,11 @@ class CleanupLease:
                 if current.get("token") != self._token and holder.until > self._clock():
                     raise CleanupLeaseHeld(holder)
                 self._etag = await self._table.replace(entity, current.metadata["etag"])  # expired: take over
-        except Conflict:
+        except Conflict as lost:
             latest = await self._table.get(LEASE_KEY, LEASE_KEY)
             raise CleanupLeaseHeld(
                 _holder(latest) if latest is not None else LeaseHolder("another run (just released)", self._clock())
-            ) from None
+            ) from lost
         self.until = until
 
     async def renew(self) -> bool:

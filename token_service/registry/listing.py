@@ -155,8 +155,8 @@ def decode_continuation(filters: IdentityFilter, token: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise BadContinuation("the continuation token is malformed") from None
+    except (binascii.Error, ValueError) as error:
+        raise BadContinuation("the continuation token is malformed") from error
     table_token = payload.get("t") if isinstance(payload, dict) else None
     if (
         not isinstance(table_token, dict)

@@ -7,7 +7,8 @@ Layout (one table):
                                                           identity: state "creating" (first call, under a
                                                           lease), "active", "deleting" or "idle" (no
                                                           identity); last activity; the per-user rate
-                                                          windows (rate_<route>_start/_count).
+                                                          windows (rate_<route>_start/_count). A
+                                                          creating or idle mapping names no identity.
 - activity index  PK="activity_<YYYYMMDD>" RK=<ACS id>    one row per live identity, in the partition of
                                                           its last activity day, holding the identity row's
                                                           etag: cleanup reads only old partitions, and a
@@ -16,7 +17,10 @@ Layout (one table):
                                                           cleanup finishes them (its own claims need no
                                                           marker: their activity row stays until the end).
 Point rows use their key as both PartitionKey and RowKey: unique in either index (Azurite looks rows up
-by RowKey first; a shared RowKey made every lookup scan all identity rows).
+by RowKey first, so a shared RowKey makes every lookup scan all identity rows).
+
+A user mapping's columns (its rate windows included) are named only here: the rest of the app speaks
+in `UserMapping`, `RateWindow` and `MappingChange`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 ACTIVITY_PREFIX = "activity_"
 DELETING_PARTITION = "deleting"
@@ -58,7 +62,6 @@ class IdentityRecord:
     scopes: tuple[str, ...]
     state: IdentityState
     activity_day: str
-    mapping_etag: str | None = None
     deleted_at: datetime | None = None
     deleted_reason: str | None = None
     etag: str | None = None
@@ -70,6 +73,15 @@ class IdentityRecord:
 
 
 @dataclass(frozen=True)
+class RateWindow:
+    """A fixed window of one route's per-user limit: when it opened and how many requests it counted."""
+
+    route: str
+    start: datetime
+    count: int
+
+
+@dataclass(frozen=True)
 class UserMapping:
     user_key: str
     acs_id: str | None
@@ -77,7 +89,21 @@ class UserMapping:
     lease_until: datetime | None
     etag: str | None = None
     last_activity: datetime | None = None
-    windows: Mapping[str, tuple[datetime, int]] = field(default_factory=dict)  # route -> (start, count)
+    windows: Mapping[str, RateWindow] = field(default_factory=dict)  # by route
+
+
+@dataclass(frozen=True)
+class MappingChange:
+    """What one conditional write of a user's mapping changes; None leaves a field as it is.
+
+    A creating or idle mapping names no identity, so a change to either state clears `acs_id`.
+    """
+
+    state: MappingState | None = None
+    acs_id: str | None = None
+    lease_until: datetime | None = None
+    last_activity: datetime | None = None
+    window: RateWindow | None = None
 
 
 @dataclass(frozen=True)
@@ -85,11 +111,24 @@ class ActivityEntry:
     """An activity-index row: enough to act on a stale identity without reading its row first."""
 
     acs_id: str
-    day: str
+    activity_day: str
     identity_etag: str
     owner: str | None
-    mapping_etag: str | None
     last_activity: datetime
+
+
+class IndexedIdentity(Protocol):
+    """What finds every row of an identity: its id, its owner (the mapping) and its activity day.
+    An IdentityRecord and an ActivityEntry both do."""
+
+    @property
+    def acs_id(self) -> str: ...
+
+    @property
+    def owner(self) -> str | None: ...
+
+    @property
+    def activity_day(self) -> str: ...
 
 
 def is_identity_row(entity: Mapping[str, Any]) -> bool:
@@ -117,7 +156,6 @@ def identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
         "scopes": ",".join(record.scopes),
         "state": record.state.value,
         "activity_day": record.activity_day,
-        "mapping_etag": record.mapping_etag or "",
     }
     for name in ("last_token_at", "deleted_at", "deleted_reason", "deleted_by"):
         value = getattr(record, name)
@@ -135,7 +173,6 @@ def identity_from_entity(entity: Any) -> IdentityRecord:
         scopes=tuple(scope for scope in entity.get("scopes", "").split(",") if scope),
         state=IdentityState(entity.get("state", IdentityState.ACTIVE)),
         activity_day=entity.get("activity_day", ""),
-        mapping_etag=entity.get("mapping_etag") or None,
         deleted_at=entity.get("deleted_at"),
         deleted_reason=entity.get("deleted_reason"),
         etag=entity.metadata["etag"],
@@ -156,22 +193,46 @@ def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
         entity["lease_until"] = mapping.lease_until
     if mapping.last_activity is not None:
         entity["last_activity"] = mapping.last_activity
-    for route, (start, count) in mapping.windows.items():
-        entity.update(window_fields(route, start, count))
+    for window in mapping.windows.values():
+        entity.update(_window_columns(window))
     return entity
 
 
-def window_fields(route: str, start: datetime, count: int) -> dict[str, Any]:
-    return {f"rate_{route}_start": start, f"rate_{route}_count": count}
+def idle_mapping_entity(user_key: str) -> dict[str, Any]:
+    """A mapping row about to be inserted: idle (no identity) until a change says otherwise."""
+    key = user_partition(user_key)
+    return {"PartitionKey": key, "RowKey": key, "user_key": user_key, "acs_id": "", "state": MappingState.IDLE.value}
+
+
+def change_to_fields(change: MappingChange) -> dict[str, Any]:
+    """The columns a MappingChange writes (a MERGE: columns it does not name keep their values)."""
+    fields: dict[str, Any] = {}
+    if change.state is not None:
+        fields["state"] = change.state.value
+    if change.state in (MappingState.CREATING, MappingState.IDLE):
+        fields["acs_id"] = ""
+    elif change.acs_id is not None:
+        fields["acs_id"] = change.acs_id
+    if change.lease_until is not None:
+        fields["lease_until"] = change.lease_until
+    if change.last_activity is not None:
+        fields["last_activity"] = change.last_activity
+    if change.window is not None:
+        fields.update(_window_columns(change.window))
+    return fields
+
+
+def _window_columns(window: RateWindow) -> dict[str, Any]:
+    return {f"rate_{window.route}_start": window.start, f"rate_{window.route}_count": window.count}
 
 
 def mapping_from_entity(entity: Any, user_key: str, etag: str | None = None) -> UserMapping:
     """A mapping from a read entity (its etag in metadata) or from fields just written (etag given)."""
-    windows: dict[str, tuple[datetime, int]] = {}
+    windows: dict[str, RateWindow] = {}
     for route in RATE_ROUTES:
         start = entity.get(f"rate_{route}_start")
         if start is not None:
-            windows[route] = (start, int(entity.get(f"rate_{route}_count") or 0))
+            windows[route] = RateWindow(route, start, int(entity.get(f"rate_{route}_count") or 0))
     return UserMapping(
         user_key=entity.get("user_key", user_key),
         acs_id=entity.get("acs_id") or None,
@@ -190,7 +251,6 @@ def activity_to_entity(record: IdentityRecord) -> dict[str, Any]:
         "RowKey": record.acs_id,
         "identity_etag": record.etag,
         "owner": record.owner or "",
-        "mapping_etag": record.mapping_etag or "",
         "last_activity": record.last_activity,
     }
 
@@ -198,9 +258,8 @@ def activity_to_entity(record: IdentityRecord) -> dict[str, Any]:
 def activity_from_entity(entity: Any) -> ActivityEntry:
     return ActivityEntry(
         acs_id=entity["RowKey"],
-        day=entity["PartitionKey"][len(ACTIVITY_PREFIX) :],
+        activity_day=entity["PartitionKey"][len(ACTIVITY_PREFIX) :],
         identity_etag=entity.get("identity_etag", ""),
         owner=entity.get("owner") or None,
-        mapping_etag=entity.get("mapping_etag") or None,
         last_activity=entity["last_activity"],
     )

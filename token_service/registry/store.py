@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 
@@ -25,30 +24,27 @@ from token_service.registry.listing import (
     owner_index_row,
     owner_partition,
 )
+from token_service.registry.mappings import UserMappings
 from token_service.registry.records import (
     ACTIVITY_PREFIX,
     DELETING_PARTITION,
     ActivityEntry,
     IdentityRecord,
     IdentityState,
+    IndexedIdentity,
+    MappingChange,
     MappingState,
     UserMapping,
     activity_from_entity,
     activity_to_entity,
     identity_from_entity,
     identity_to_entity,
-    mapping_from_entity,
-    mapping_to_entity,
-    user_partition,
 )
 from token_service.registry.table import Conflict, Table
 
 
-class Registry:
+class Registry(UserMappings):
     """Typed operations on the registry table. One instance per worker, reused."""
-
-    def __init__(self, table: Table) -> None:
-        self._table = table
 
     @classmethod
     def from_connection_string(cls, connection_string: str, table_name: str) -> Registry:
@@ -113,39 +109,22 @@ class Registry:
         return replace(updated, etag=etag)
 
     async def tombstone(
-        self,
-        acs_id: str,
-        *,
-        owner: str | None,
-        mapping_etag: str | None,
-        activity_day: str,
-        reason: str,
-        now: datetime,
-        pending_marker: bool = True,
+        self, identity: IndexedIdentity, reason: str, now: datetime, *, pending_marker: bool = True
     ) -> None:
         """The identity is gone from ACS: keep a tombstone (when, why), drop its index rows and user mapping.
 
         Every step is idempotent, so a run killed halfway is finished by the next one. `pending_marker`:
         whether a deleting-index row may exist (cleanup claims write none) and must be removed.
         """
+        acs_id = identity.acs_id
         await self._table.merge(_state_patch(acs_id, IdentityState.DELETED, reason, now))
         await self._table.replace(deleted_index_row(acs_id, now), None)
-        if owner:
-            await self.remove_mapping(owner, acs_id, mapping_etag)
-        if activity_day:
-            await self.drop_activity(activity_day, acs_id)
+        if identity.owner:
+            await self.remove_mapping(identity.owner, acs_id)
+        if identity.activity_day:
+            await self.drop_activity(identity.activity_day, acs_id)
         if pending_marker:
             await self.drop_pending_marker(acs_id)
-
-    async def tombstone_record(self, record: IdentityRecord, reason: str, now: datetime) -> None:
-        await self.tombstone(
-            record.acs_id,
-            owner=record.owner,
-            mapping_etag=record.mapping_etag,
-            activity_day=record.activity_day,
-            reason=reason,
-            now=now,
-        )
 
     # -- activity index ------------------------------------------------------------------------
 
@@ -190,17 +169,20 @@ class Registry:
                 if mapping.last_activity is not None and mapping.last_activity > entry.last_activity:
                     return False
                 try:
-                    claimed = await self.update_mapping(entry.owner, mapping, {"state": MappingState.DELETING.value})
+                    claimed = await self.update_mapping(entry.owner, mapping, MappingChange(MappingState.DELETING))
                 except Conflict:
                     return False
         patch = _state_patch(entry.acs_id, IdentityState.DELETING, reason, now)
         if claim is not None:
             patch.update(claim.fields())
-        if await self._table.merge(patch, etag=entry.identity_etag):
+        try:
+            await self._table.merge(patch, etag=entry.identity_etag)
             return True
+        except Conflict:
+            pass
         if claimed is not None:  # the identity row changed after all: give the user their identity back
             try:
-                await self.update_mapping(entry.owner or "", claimed, {"state": MappingState.ACTIVE.value})
+                await self.update_mapping(claimed.user_key, claimed, MappingChange(MappingState.ACTIVE))
             except Conflict:
                 pass
         return False
@@ -218,7 +200,11 @@ class Registry:
     async def take_over_claim(self, acs_id: str, previous: CleanupClaim, claim: CleanupClaim) -> bool:
         """Make an expired (or ownerless) claim ours, only if the row is unchanged since it was read."""
         patch: dict[str, object] = {"PartitionKey": acs_id, "RowKey": acs_id, **claim.fields()}
-        return await self._table.merge(patch, etag=previous.etag)
+        try:
+            await self._table.merge(patch, etag=previous.etag)
+        except Conflict:
+            return False
+        return True
 
     async def release_claim(self, acs_id: str, claim: CleanupClaim, now: datetime) -> None:
         """A run that ends with this deletion unfinished lets the next run resume it at once."""
@@ -226,81 +212,10 @@ class Registry:
         if current is None or current.claimed_by != claim.claimed_by or current.state != IdentityState.DELETING:
             return
         patch: dict[str, object] = {"PartitionKey": acs_id, "RowKey": acs_id, "claim_until": now}
-        await self._table.merge(patch, etag=current.etag)
-
-    # -- user mappings -------------------------------------------------------------------------
-
-    async def read_mapping(self, user_key: str) -> UserMapping | None:
-        """The user's mapping row in any state (idle rows included: they hold the rate windows)."""
-        key = user_partition(user_key)
-        entity = await self._table.get(key, key)
-        return mapping_from_entity(entity, user_key) if entity is not None else None
-
-    async def get_mapping(self, user_key: str) -> UserMapping | None:
-        """The user's mapping if it names (or is creating) an identity; None for no row or an idle one."""
-        mapping = await self.read_mapping(user_key)
-        return None if mapping is None or mapping.state == MappingState.IDLE else mapping
-
-    async def update_mapping(self, user_key: str, previous: UserMapping | None, fields: dict[str, Any]) -> UserMapping:
-        """THE conditional write of a user's mapping: merge `fields` only if the row is still `previous`
-        (If-Match its etag), or insert it (idle unless `fields` say otherwise) when there was none.
-        Conflict when someone else wrote first."""
-        key = user_partition(user_key)
-        if previous is None:
-            entity: dict[str, Any] = {"PartitionKey": key, "RowKey": key, "user_key": user_key, "acs_id": ""}
-            entity["state"] = MappingState.IDLE.value
-            entity.update(fields)
-            etag = await self._table.create(entity)
-        else:
-            entity = {**mapping_to_entity(previous), **fields}
-            merged = await self._table.merge_etag({"PartitionKey": key, "RowKey": key, **fields}, previous.etag)
-            if merged is None:
-                raise Conflict("mapping changed")
-            etag = merged
-        return mapping_from_entity(entity, user_key, etag)
-
-    async def claim_mapping(
-        self, user_key: str, lease_until: datetime, previous: UserMapping | None, fields: dict[str, Any] | None = None
-    ) -> UserMapping:
-        """Become the one caller that creates this user's identity (insert, or take over by etag)."""
-        claim = {"state": MappingState.CREATING.value, "acs_id": "", "lease_until": lease_until, **(fields or {})}
-        return await self.update_mapping(user_key, previous, claim)
-
-    async def complete_mapping(self, claim: UserMapping, acs_id: str, now: datetime | None = None) -> UserMapping:
-        """Point the mapping at the identity (whose rows exist already), if our claim still holds."""
-        fields: dict[str, Any] = {"state": MappingState.ACTIVE.value, "acs_id": acs_id}
-        if now is not None:
-            fields["last_activity"] = now
-        return await self.update_mapping(claim.user_key, claim, fields)
-
-    async def mark_mapping_deleting(self, mapping: UserMapping, fields: dict[str, Any] | None = None) -> UserMapping:
-        """Begin the deletion of the mapping's identity: from now on no token is issued for it."""
-        return await self.update_mapping(
-            mapping.user_key, mapping, {"state": MappingState.DELETING.value, **(fields or {})}
-        )
-
-    async def release_mapping(self, claim: UserMapping) -> None:
-        """Give up a claim (its create failed): the row goes idle, keeping its rate windows."""
-        await self.update_mapping(claim.user_key, claim, {"state": MappingState.IDLE.value, "acs_id": ""})
-
-    async def erase_mapping(self, mapping: UserMapping) -> None:
-        """Remove the row whole (an operator's erasure: it names the user), only if unchanged since read."""
-        key = user_partition(mapping.user_key)
-        await self._table.delete(key, key, mapping.etag)
-
-    async def remove_mapping(self, user_key: str, acs_id: str, mapping_etag: str | None) -> None:
-        """The identity is gone: the user's mapping goes idle if it still names `acs_id` (rate windows kept,
-        so deleting oneself never resets a limit). `mapping_etag` is accepted for older callers."""
-        del mapping_etag
-        for _ in range(5):
-            mapping = await self.read_mapping(user_key)
-            if mapping is None or mapping.acs_id != acs_id:
-                return  # re-pointed meanwhile: the new mapping is not ours to touch
-            try:
-                await self.update_mapping(user_key, mapping, {"state": MappingState.IDLE.value, "acs_id": ""})
-                return
-            except Conflict:
-                continue
+        try:
+            await self._table.merge(patch, etag=current.etag)
+        except Conflict:
+            pass  # changed meanwhile (finished, or taken over): nothing of ours to give back
 
     # -- listing indexes (registry/listing.py) -------------------------------------------------
 

@@ -2,6 +2,10 @@
 
 Every storage call runs inside `storage_errors()`, which turns azure-core's exceptions into
 `Conflict` (an etag or existence precondition failed) or `RegistryUnavailable` (503 to the caller).
+
+One precondition convention: a write that carries an etag (or a create, whose precondition is that no
+row exists) raises Conflict when the precondition fails, whether the row changed or vanished; a write
+without an etag is an upsert and has none. Deleting is idempotent: an absent row counts as deleted.
 """
 
 from __future__ import annotations
@@ -45,14 +49,14 @@ def storage_errors() -> Iterator[None]:
     try:
         yield
     except (ResourceModifiedError, ResourceExistsError) as error:
-        raise Conflict(type(error).__name__) from None
-    except (ServiceRequestError, ServiceResponseError):
-        raise RegistryUnavailable("the registry could not be reached", retry_after=5) from None
+        raise Conflict(type(error).__name__) from error
+    except (ServiceRequestError, ServiceResponseError) as error:
+        raise RegistryUnavailable("the registry could not be reached", retry_after=5) from error
     except HttpResponseError as error:
         status = error.status_code or 0
         if status in (409, 412):
-            raise Conflict(f"precondition failed ({status})") from None
-        raise RegistryUnavailable(f"the registry answered {status}", retry_after=5) from None
+            raise Conflict(f"precondition failed ({status})") from error
+        raise RegistryUnavailable(f"the registry answered {status}", retry_after=5) from error
 
 
 class Table:
@@ -125,51 +129,29 @@ class Table:
         return str(metadata["etag"])
 
     async def replace(self, entity: dict[str, Any], etag: str | None) -> str:
-        """Replace the row; with an etag only if unchanged (Conflict otherwise)."""
+        """Replace the row whole (upsert without an etag); the new etag."""
+        return await self._write(entity, etag, UpdateMode.REPLACE)
+
+    async def merge(self, patch: dict[str, Any], etag: str | None = None) -> str:
+        """Merge fields into the row (upsert without an etag); the new etag."""
+        return await self._write(patch, etag, UpdateMode.MERGE)
+
+    async def _write(self, entity: dict[str, Any], etag: str | None, mode: UpdateMode) -> str:
         await self.ensure()
         with storage_errors():
             try:
                 if etag is None:
-                    metadata = await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+                    metadata = await self._table.upsert_entity(entity, mode=mode)
                 else:
                     metadata = await self._table.update_entity(
-                        entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                        entity, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified
                     )
-            except ResourceNotFoundError:
-                raise Conflict("row vanished") from None
-        return str(metadata["etag"])
-
-    async def merge(self, patch: dict[str, Any], etag: str | None = None) -> bool:
-        """Merge fields into the row (upsert without an etag); with an etag, False if the row changed or
-        vanished."""
-        await self.ensure()
-        with storage_errors():
-            if etag is None:
-                await self._table.upsert_entity(patch, mode=UpdateMode.MERGE)
-                return True
-            try:
-                await self._table.update_entity(
-                    patch, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-            except (ResourceModifiedError, ResourceNotFoundError):
-                return False
-        return True
-
-    async def merge_etag(self, patch: dict[str, Any], etag: str | None) -> str | None:
-        """Merge fields into the row, only if unchanged since `etag`: the new etag, or None when the row
-        changed or vanished. One round trip."""
-        await self.ensure()
-        with storage_errors():
-            try:
-                metadata = await self._table.update_entity(
-                    patch, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-            except (ResourceModifiedError, ResourceNotFoundError):
-                return None
+            except ResourceNotFoundError as vanished:
+                raise Conflict("row vanished") from vanished
         return str(metadata["etag"])
 
     async def delete(self, partition: str, row: str, etag: str | None = None) -> None:
-        """Delete the row if present; with an etag only if unchanged (Conflict otherwise)."""
+        """Delete the row if present; with an etag only if unchanged since."""
         await self.ensure()
         with storage_errors():
             try:

@@ -1,0 +1,89 @@
+"""The steps of an identity's life that a user's own calls and the administration share.
+
+A create is logged the moment ACS answers and undone when its registry rows cannot be written; a
+deletion ends the same way whoever began it (revoke, delete in ACS, tombstone), idempotently, so any
+instance may finish a deletion another began.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable
+from datetime import datetime
+
+from token_service.acs.gateway import AcsGateway
+from token_service.clock import Clock, day_key
+from token_service.errors import IdentityNotFound, ServiceError
+from token_service.registry import IdentityRecord, IdentityState, Registry
+from token_service.telemetry.request_log import hash_user
+
+log = logging.getLogger("token_service.identity")
+
+
+class IdentityLifecycle:
+    """One per worker, inside UserIdentities and IdentityAdmin; holds clients only."""
+
+    def __init__(self, registry: Registry, acs: AcsGateway, clock: Clock) -> None:
+        self._registry = registry
+        self._acs = acs
+        self._clock = clock
+
+    def new_record(
+        self, acs_id: str, owner: str | None, scopes: tuple[str, ...], now: datetime, *, token_issued: bool
+    ) -> IdentityRecord:
+        return IdentityRecord(
+            acs_id=acs_id,
+            owner=owner,
+            created_at=now,
+            last_token_at=now if token_issued else None,
+            scopes=scopes,
+            state=IdentityState.ACTIVE,
+            activity_day=day_key(now),
+        )
+
+    def log_created(self, acs_id: str, user_key: str | None) -> None:
+        """The moment ACS answered a create: an operator can reconcile any identity against this line."""
+        line = {"event": "identity_created", "acs_id": acs_id, "user": hash_user(user_key)}
+        log.info(json.dumps(line, separators=(",", ":")), extra=line)
+
+    def log_registered(self, acs_id: str) -> None:
+        """Its registry row exists: an identity_created line without this one (or an undo) is an orphan."""
+        line = {"event": "identity_registered", "acs_id": acs_id}
+        log.info(json.dumps(line, separators=(",", ":")), extra=line)
+
+    async def undo_create(self, acs_id: str) -> None:
+        """The registry write failed after ACS created the identity: delete it again, so none is orphaned."""
+        for attempt in range(3):
+            try:
+                await self._acs.delete_identity(acs_id)
+                line = {"event": "identity_create_undone", "acs_id": acs_id}
+                log.warning(json.dumps(line, separators=(",", ":")), extra=line)
+                return
+            except IdentityNotFound:
+                return
+            except ServiceError:
+                await asyncio.sleep(0.2 * (attempt + 1))
+        log.error(
+            "orphaned ACS identity: registry write and compensating delete both failed",
+            extra={"event": "orphan_identity", "acs_id": acs_id},
+        )
+
+    async def finish_deletion(self, record: IdentityRecord, reason: str) -> None:
+        """The ACS half of a deletion, then the tombstone; an identity ACS no longer has counts as deleted."""
+        try:
+            await self._acs.revoke_tokens(record.acs_id)
+            await self._acs.delete_identity(record.acs_id)
+        except IdentityNotFound:
+            pass
+        await self._registry.tombstone(record, reason, self._clock())
+
+
+async def tidy_up(step: Awaitable[object], *, otherwise: str) -> None:
+    """Run a tidying step while another failure is being handled, so that its own failure cannot hide
+    that one: if it fails, log `otherwise` (what stays undone, and what tidies it instead)."""
+    try:
+        await step
+    except Exception as error:
+        log.info("%s (%s)", otherwise, type(error).__name__)
