@@ -7,9 +7,10 @@ from typing import Any
 import azure.functions as func
 
 from token_service.http.callers import admin
-from token_service.http.endpoint import ADMIN, RequestContext, http_function
+from token_service.http.endpoint import RequestContext, http_function
 from token_service.http.inputs import identity_id, optional_token_request, read_json_object, token_request
 from token_service.http.responses import json_response, no_content, token_body
+from token_service.http.routes import ADMIN, Reply
 from token_service.registry import IdentityRecord
 
 bp = func.Blueprint()
@@ -32,7 +33,16 @@ def record_body(record: IdentityRecord) -> dict[str, Any]:
     }
 
 
-@http_function(bp, "identities", "POST", ADMIN)
+@http_function(
+    bp,
+    "identities",
+    "POST",
+    ADMIN,
+    summary="Create an identity, optionally with a token",
+    body="CreateIdentityRequest",
+    replies={201: Reply("Created", "CreatedIdentity")},
+    errors=(400, 401, 403, 413, 415, 429, 503),
+)
 async def create_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Create an identity; with `scopes` (and optional `expiresInMinutes`) also a token."""
     runtime = await admin(req, context)
@@ -42,7 +52,16 @@ async def create_identity(req: func.HttpRequest, context: RequestContext) -> fun
     return json_response(response, 201, no_store=True)
 
 
-@http_function(bp, "identities/{id}", "GET", ADMIN)
+@http_function(
+    bp,
+    "identities/{id}",
+    "GET",
+    ADMIN,
+    summary="The registry record of an identity (tombstones included)",
+    parameters=("id",),
+    replies={200: Reply("Record", "IdentityRecord")},
+    errors=(400, 401, 403, 404, 503),
+)
 async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """The registry record, tombstones included."""
     runtime = await admin(req, context)
@@ -50,7 +69,17 @@ async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.H
     return json_response(record_body(record), 200, no_store=True)
 
 
-@http_function(bp, "identities/{id}/token", "POST", ADMIN)
+@http_function(
+    bp,
+    "identities/{id}/token",
+    "POST",
+    ADMIN,
+    summary="Issue a token for an identity",
+    parameters=("id",),
+    body="TokenRequest",
+    replies={200: Reply("Token", "TokenResponse")},
+    errors=(400, 401, 403, 404, 413, 415, 429, 503),
+)
 async def issue_identity_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     runtime = await admin(req, context)
     acs_id = identity_id(req)
@@ -59,7 +88,17 @@ async def issue_identity_token(req: func.HttpRequest, context: RequestContext) -
     return json_response(token_body(acs_id, token), 200, no_store=True)
 
 
-@http_function(bp, "identities/{id}/revoke", "POST", ADMIN)
+@http_function(
+    bp,
+    "identities/{id}/revoke",
+    "POST",
+    ADMIN,
+    summary="Revoke all tokens of an identity (up to 15 minutes to take effect everywhere in ACS)",
+    parameters=("id",),
+    body="EmptyObject",
+    replies={204: Reply("Revoked")},
+    errors=(400, 401, 403, 404, 413, 415, 429, 503),
+)
 async def revoke_identity_tokens(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     runtime = await admin(req, context)
     acs_id = identity_id(req)
@@ -68,7 +107,16 @@ async def revoke_identity_tokens(req: func.HttpRequest, context: RequestContext)
     return no_content()
 
 
-@http_function(bp, "identities/{id}", "DELETE", ADMIN)
+@http_function(
+    bp,
+    "identities/{id}",
+    "DELETE",
+    ADMIN,
+    summary="Revoke all tokens and delete the identity",
+    parameters=("id",),
+    replies={204: Reply("Deleted")},
+    errors=(400, 401, 403, 404, 429, 503),
+)
 async def delete_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     runtime = await admin(req, context)
     await runtime.identities.delete(identity_id(req), "admin-request")

@@ -8,9 +8,10 @@ from typing import Any
 
 import azure.functions as func
 
-from token_service.http.endpoint import ANONYMOUS, RequestContext, http_function
+from token_service.http.endpoint import RequestContext, http_function
 from token_service.http.openapi import openapi_document
 from token_service.http.responses import json_response
+from token_service.http.routes import ANYONE, Reply, registered_routes
 from token_service.services import get_services
 
 bp = func.Blueprint()
@@ -31,7 +32,14 @@ async def _timed(check: Any) -> dict[str, Any]:
     return result
 
 
-@http_function(bp, "health", "GET", ANONYMOUS)
+@http_function(
+    bp,
+    "health",
+    "GET",
+    ANYONE,
+    summary="Liveness and dependency readiness",
+    replies={200: Reply("Ready", "Health"), 503: Reply("Not ready", "Health")},
+)
 async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Liveness plus readiness of the registry and of the managed identity for ACS."""
     runtime = get_services()
@@ -43,6 +51,13 @@ async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpRes
     return json_response(body, 200 if ready else 503, no_store=True)
 
 
-@http_function(bp, "openapi.json", "GET", ANONYMOUS)
+@http_function(
+    bp,
+    "openapi.json",
+    "GET",
+    ANYONE,
+    summary="This document",
+    replies={200: Reply("OpenAPI 3.1", any_json=True)},
+)
 async def openapi(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    return json_response(openapi_document(get_services().settings))
+    return json_response(openapi_document(registered_routes(), get_services().settings))

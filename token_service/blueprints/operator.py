@@ -9,9 +9,10 @@ import azure.functions as func
 
 from token_service.blueprints.admin import record_body
 from token_service.http.callers import admin
-from token_service.http.endpoint import ADMIN, RequestContext, http_function
+from token_service.http.endpoint import RequestContext, http_function
 from token_service.http.queries import (
     DEFAULT_PAGE_SIZE,
+    LIST_PARAMETERS,
     InvalidContinuation,
     listing_query,
     no_query,
@@ -19,6 +20,7 @@ from token_service.http.queries import (
     user_key,
 )
 from token_service.http.responses import json_response, no_content
+from token_service.http.routes import ADMIN, Reply
 from token_service.identities.erasure import erase_user
 from token_service.registry.listing import BadContinuation
 from token_service.telemetry.metrics import telemetry
@@ -27,7 +29,16 @@ from token_service.telemetry.request_log import hash_user
 bp = func.Blueprint()
 
 
-@http_function(bp, "identities", "GET", ADMIN)
+@http_function(
+    bp,
+    "identities",
+    "GET",
+    ADMIN,
+    summary="List and search registry records (paged; indexed filters)",
+    parameters=LIST_PARAMETERS,
+    replies={200: Reply("A page", "IdentityPage")},
+    errors=(400, 401, 403, 503),
+)
 async def list_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """A page of registry records matching the filters, and the token for the next page."""
     runtime = await admin(req, context)
@@ -42,7 +53,15 @@ async def list_identities(req: func.HttpRequest, context: RequestContext) -> fun
     return json_response(body, 200, no_store=True)
 
 
-@http_function(bp, "cleanup/preview", "GET", ADMIN)
+@http_function(
+    bp,
+    "cleanup/preview",
+    "GET",
+    ADMIN,
+    summary="What the next cleanup run would revoke and delete (changes nothing)",
+    replies={200: Reply("Preview", "CleanupPreview")},
+    errors=(400, 401, 403, 503),
+)
 async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """What the next cleanup run would revoke and delete, from the run's own code; changes nothing."""
     runtime = await admin(req, context)
@@ -63,7 +82,16 @@ async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> fun
     return json_response(body, 200, no_store=True)
 
 
-@http_function(bp, "users/{userKey}", "DELETE", ADMIN)
+@http_function(
+    bp,
+    "users/{userKey}",
+    "DELETE",
+    ADMIN,
+    summary="Erase a user: revoke and delete their identities, remove their mapping (idempotent)",
+    parameters=("userKey",),
+    replies={204: Reply("Erased (or nothing left)")},
+    errors=(400, 401, 403, 429, 503),
+)
 async def erase_user_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Erase a user: revoke and delete every identity the registry knows for them, remove their mapping."""
     runtime = await admin(req, context)
@@ -73,7 +101,15 @@ async def erase_user_identities(req: func.HttpRequest, context: RequestContext) 
     return no_content()
 
 
-@http_function(bp, "metrics", "GET", ADMIN)
+@http_function(
+    bp,
+    "metrics",
+    "GET",
+    ADMIN,
+    summary="This worker's metrics (OpenTelemetry, in-memory reader)",
+    replies={200: Reply("Snapshot", "MetricsSnapshot")},
+    errors=(400, 401, 403),
+)
 async def metrics_snapshot(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """This worker's metrics since it started (the in-memory reader): visible without Azure."""
     await admin(req, context)

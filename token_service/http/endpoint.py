@@ -1,7 +1,8 @@
 """The one decorator every HTTP function uses: route, error mapping and the request's log line.
 
-`@http_function(bp, "identities/{id}", "GET", ADMIN)` registers the handler under its own `__name__`
-(as azure-functions does without `function_name`), so each endpoint is named once.
+`@http_function(bp, "identities/{id}", "GET", ADMIN, summary=..., replies=...)` registers the handler
+under its own `__name__` (as azure-functions does without `function_name`), so each endpoint is named
+once, and records the route (routes.py) that the OpenAPI document is generated from.
 """
 
 from __future__ import annotations
@@ -9,21 +10,20 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import azure.functions as func
 
 from token_service.errors import ServiceError
 from token_service.http.responses import problem_response
+from token_service.http.routes import Access, Reply, Route, record_route
 from token_service.telemetry.metrics import record_request
 from token_service.telemetry.request_log import log_request, start_request
 
 log = logging.getLogger("token_service.http")
 
 Handler = Callable[[func.HttpRequest, "RequestContext"], Awaitable[func.HttpResponse]]
-ANONYMOUS = func.AuthLevel.ANONYMOUS
-ADMIN = func.AuthLevel.FUNCTION  # admin routes: the admin app role AND a function key
 
 
 class RequestContext:
@@ -33,13 +33,24 @@ class RequestContext:
 
 
 def http_function(
-    blueprint: func.Blueprint, route: str, method: str, auth_level: func.AuthLevel
+    blueprint: func.Blueprint,
+    route: str,
+    method: str,
+    access: Access,
+    *,
+    summary: str,
+    replies: Mapping[int, Reply],
+    errors: tuple[int, ...] = (),
+    body: str | None = None,
+    parameters: tuple[str, ...] = (),
 ) -> Callable[[Handler], Any]:
-    """Register `handler` as the HTTP function `handler.__name__` on `route` for `method`."""
+    """Register `handler` as the HTTP function `handler.__name__` on `route` for `method`, and record
+    the route with what the document says of it (routes.Route names each argument's meaning)."""
 
     def register(handler: Handler) -> Any:
+        record_route(Route(handler.__name__, route, method, access, summary, replies, errors, body, parameters))
         wrapped = _with_errors_and_log(handler, route)
-        return blueprint.route(route=route, methods=[method], auth_level=auth_level)(wrapped)
+        return blueprint.route(route=route, methods=[method], auth_level=access.auth_level)(wrapped)
 
     return register
 
