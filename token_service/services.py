@@ -19,7 +19,7 @@ from token_service.platform.credential_gate import FailFastCredential
 from token_service.platform.credentials import acs_credential, storage_credential
 from token_service.registry import Registry
 from token_service.settings import Settings
-from token_service.telemetry.metrics import ExportConfig, start_telemetry, telemetry
+from token_service.telemetry.metrics import start_telemetry, telemetry
 from token_service.telemetry.request_log import record_acs_call
 
 
@@ -37,19 +37,12 @@ class Services:
     def cleanup(self, kind: str = "timer", **overrides: Any) -> StaleIdentityCleanup:
         """The stale-identity cleanup as the settings define it; `overrides` change policy fields (CLI
         flags, tests). `kind` names the run in the cleanup lease (timer, repair, cli)."""
-        settings = self.settings
-        policy = CleanupPolicy(
-            stale_days=settings.stale_identity_days,
-            max_per_run=settings.cleanup_max_per_run,
-            time_budget_seconds=settings.cleanup_time_budget_seconds,
-            dry_run=settings.cleanup_dry_run,
-            acs_calls_per_second=settings.cleanup_acs_calls_per_second,
-        )
+        policy = replace(CleanupPolicy.from_settings(self.settings.cleanup), **overrides)
         return StaleIdentityCleanup(
             self.registry,
             self.background_acs,
             self.clock,
-            replace(policy, **overrides),
+            policy,
             telemetry().cleanup_progress,
             kind=kind,
         )
@@ -66,35 +59,29 @@ def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
     # Behind FailFastCredential: while the managed identity fails, requests get 503 at once instead of
     # each waiting out its own slow attempt.
     credential = FailFastCredential(acs_credential(settings))
-    metrics = start_telemetry(
-        ExportConfig(
-            settings.app_insights_connection_string,
-            settings.app_insights_authentication_string,
-            settings.azure_client_id,
-        )
-    )
+    metrics = start_telemetry(settings.telemetry)
 
     def on_request_call(call: AcsCall) -> None:
         record_acs_call(call)
         metrics.acs_call(call, "request")
 
-    acs = AcsGateway(settings.acs_endpoint, credential, on_call=on_request_call)
+    acs = AcsGateway(settings.acs.endpoint, credential, on_call=on_request_call)
     # The cleanup paces itself and handles 429 itself, so its client never sleeps on Retry-After.
     background_acs = AcsGateway(
-        settings.acs_endpoint,
+        settings.acs.endpoint,
         credential,
         max_retry_after=0,
         timeout_seconds=30,
         on_call=lambda call: metrics.acs_call(call, "cleanup"),
     )
     if settings.storage.connection_string:
-        registry = Registry.from_connection_string(settings.storage.connection_string, settings.registry_table)
+        registry = Registry.from_connection_string(settings.storage.connection_string, settings.storage.table)
     else:
         assert settings.storage.table_endpoint is not None
         table_credential = credential
-        if settings.storage.client_id != settings.azure_client_id:
+        if settings.storage.client_id != settings.acs.client_id:
             table_credential = FailFastCredential(storage_credential(settings))
-        registry = Registry.from_endpoint(settings.storage.table_endpoint, settings.registry_table, table_credential)
+        registry = Registry.from_endpoint(settings.storage.table_endpoint, settings.storage.table, table_credential)
     return Services(
         settings=settings,
         credential=credential,
@@ -102,7 +89,7 @@ def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
         background_acs=background_acs,
         registry=registry,
         identities=IdentityService(registry, acs, settings, clock),
-        auth=CallerAuthenticator(settings.auth_issuers, settings.auth_audiences, settings.platform_auth_enabled),
+        auth=CallerAuthenticator(settings.auth.issuers, settings.auth.audiences, settings.auth.platform_auth_enabled),
         clock=clock,
     )
 

@@ -43,7 +43,7 @@ async def list_identities(req: func.HttpRequest, context: RequestContext) -> fun
     """A page of registry records matching the filters, and the token for the next page."""
     runtime = await admin(req, context)
     filters, page_size, continuation = listing_query(
-        query_parameters(req.url, req.params), runtime.settings.auth_issuers
+        query_parameters(req.url, req.params), runtime.settings.auth.issuers
     )
     try:
         page = await runtime.registry.list_identities(filters, page_size, continuation)
@@ -69,11 +69,11 @@ async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> fun
     preview = await runtime.cleanup().preview(DEFAULT_PAGE_SIZE)
     body: dict[str, Any] = {
         "cutoff": preview.cutoff.isoformat(),
-        "dryRun": runtime.settings.cleanup_dry_run,
+        "dryRun": runtime.settings.cleanup.dry_run,
         "staleCount": preview.stale,
         "pendingDeletions": preview.pending_deletions,
         "wouldTake": preview.would_take,
-        "maxPerRun": runtime.settings.cleanup_max_per_run,
+        "maxPerRun": runtime.settings.cleanup.max_per_run,
         "candidates": [
             {"communicationUserId": entry.acs_id, "owner": entry.owner, "lastActivity": entry.last_activity.isoformat()}
             for entry in preview.candidates
@@ -95,7 +95,7 @@ async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> fun
 async def erase_user_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
     """Erase a user: revoke and delete every identity the registry knows for them, remove their mapping."""
     runtime = await admin(req, context)
-    key = user_key(req.route_params, runtime.settings.auth_issuers)
+    key = user_key(req.route_params, runtime.settings.auth.issuers)
     who = hash_user(context.user_key) or "unknown"
     await erase_user(runtime.registry, runtime.identities, key, who)
     return no_content()

@@ -12,14 +12,14 @@ from token_service.services import Services, get_services
 async def caller(req: func.HttpRequest, context: RequestContext) -> tuple[Services, Principal]:
     """The worker's runtime and the signed-in user (a delegated token with the required scope)."""
     runtime, principal = await _authenticated(req, context)
-    principal.require_user(runtime.settings.auth_required_scope)
+    principal.require_user(runtime.settings.auth.required_scope)
     return runtime, principal
 
 
 async def admin(req: func.HttpRequest, context: RequestContext) -> Services:
     """The caller must hold the admin app role, in a user's token or an app-only one."""
     runtime, principal = await _authenticated(req, context)
-    principal.require_role(runtime.settings.auth_admin_role)
+    principal.require_role(runtime.settings.auth.admin_role)
     return runtime
 
 

@@ -22,8 +22,8 @@ PROBLEM = {"$ref": "#/components/responses/Problem"}
 def openapi_document(routes: Iterable[Route], settings: Settings | None = None) -> dict[str, Any]:
     """The document for `routes` (the app's: routes.registered_routes()); `settings` narrow scopes and
     issuers to this deployment's, as the request parsers do; without them, every ACS scope and no issuer."""
-    allowed = sorted(settings.allowed_scopes) if settings else sorted(ACS_SCOPES)
-    issuers = settings.auth_issuers if settings else ()
+    allowed = sorted(settings.tokens.allowed_scopes) if settings else sorted(ACS_SCOPES)
+    issuers = settings.auth.issuers if settings else ()
     named_parameters = parameters({"type": "string", "pattern": f"^{user_key_pattern(issuers)}$"})
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:

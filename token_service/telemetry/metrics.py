@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from token_service.settings import TelemetrySettings
+
 if TYPE_CHECKING:
     from token_service.acs.gateway import AcsCall
     from token_service.cleanup.run import CleanupSummary
@@ -32,13 +34,6 @@ CLEANUP_FIELDS = ("revoked", "deleted", "already_gone", "failed", "survived", "r
 DISTRO_INSTRUMENTATIONS = ("azure_sdk", "django", "fastapi", "flask", "httpx", "httpx2", "psycopg2", "requests",
                            "urllib", "urllib3")  # fmt: skip
 ALLOWED_ATTRIBUTES = frozenset({"function", "status", "operation", "outcome", "client", "code", "result", "stopped"})
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    connection_string: str | None = None
-    authentication_string: str | None = None
-    client_id: str | None = None  # AZURE_CLIENT_ID: the user-assigned identity, when the auth string names none
 
 
 def entra_client_id(authentication_string: str | None, default: str | None) -> tuple[bool, str | None]:
@@ -60,7 +55,7 @@ class Telemetry:
     _cleanup_seen: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, config: ExportConfig) -> Telemetry:
+    def start(cls, config: TelemetrySettings) -> Telemetry:
         from opentelemetry import metrics
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -154,7 +149,7 @@ def _point(point: Any) -> dict[str, Any]:
     return body
 
 
-def _azure_monitor(config: ExportConfig, reader: Any) -> Any:
+def _azure_monitor(config: TelemetrySettings, reader: Any) -> Any:
     """Application Insights through the distro; our in-memory reader rides along. Only metrics: the
     Functions host already ships logs and requests. telemetry_egress says what else it may reach."""
     from token_service.telemetry.egress import limit_egress
@@ -194,7 +189,7 @@ _lock = threading.Lock()
 _instance: Telemetry | None = None
 
 
-def start_telemetry(config: ExportConfig) -> Telemetry:
+def start_telemetry(config: TelemetrySettings) -> Telemetry:
     """The worker's telemetry; the first configuration wins (a meter provider is set once per process)."""
     global _instance
     with _lock:
@@ -204,7 +199,7 @@ def start_telemetry(config: ExportConfig) -> Telemetry:
 
 
 def telemetry() -> Telemetry:
-    return _instance if _instance is not None else start_telemetry(ExportConfig())
+    return _instance if _instance is not None else start_telemetry(TelemetrySettings())
 
 
 def record_request(function: str, response: Any, code: str | None, duration_ms: float) -> None:
