@@ -1,12 +1,14 @@
-"""Per-worker singletons: settings, the managed-identity credential, ACS and registry clients.
+"""The worker's services: settings, the managed-identity credential, ACS and registry clients, telemetry.
 
-Created on first use (after the host has set the app settings) and reused by every invocation;
-`reset_services` exists for tests that change settings or the clock.
+`start_worker` parses the settings once, when function_app is imported; `get_services` builds the
+services from them on first use and every invocation reuses them. `reset_services` exists for tests
+that change settings or the clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,9 +20,15 @@ from token_service.identities.service import IdentityService
 from token_service.platform.credential_gate import FailFastCredential
 from token_service.platform.credentials import acs_credential, storage_credential
 from token_service.registry import Registry
-from token_service.settings import Settings
-from token_service.telemetry.metrics import start_telemetry, telemetry
+from token_service.settings import Settings, SettingsError
+from token_service.telemetry.metrics import Telemetry, start_telemetry
 from token_service.telemetry.request_log import record_acs_call
+
+log = logging.getLogger("token_service.startup")  # what stopped a worker from starting
+
+# The Functions host forwards INFO logs to Application Insights; azure-core would log every HTTP
+# request's headers there and azure-identity every token fetch. Our own request line says what matters.
+NOISY_SDK_LOGGERS = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
 
 
 @dataclass
@@ -33,6 +41,7 @@ class Services:
     identities: IdentityService
     auth: CallerAuthenticator
     clock: Clock
+    telemetry: Telemetry
 
     def cleanup(self, kind: str = "timer", **overrides: Any) -> StaleIdentityCleanup:
         """The stale-identity cleanup as the settings define it; `overrides` change policy fields (CLI
@@ -43,7 +52,7 @@ class Services:
             self.background_acs,
             self.clock,
             policy,
-            telemetry().cleanup_progress,
+            self.telemetry.cleanup_progress,
             kind=kind,
         )
 
@@ -91,27 +100,55 @@ def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
         identities=IdentityService(registry, acs, settings, clock),
         auth=CallerAuthenticator(settings.auth.issuers, settings.auth.audiences, settings.auth.platform_auth_enabled),
         clock=clock,
+        telemetry=metrics,
     )
 
 
-_runtime: Services | None = None
+_settings: Settings | None = None
+_services: Services | None = None
 _loop: asyncio.AbstractEventLoop | None = None
 
 
+def start_worker() -> Settings:
+    """Once per worker, as function_app is imported: quiet the SDK loggers and parse the settings.
+
+    A bad setting fails the import, so the host reports the app as failed at start, with a log line that
+    names the setting, rather than at the first request. The services are built from these settings.
+    """
+    global _settings
+    for name in NOISY_SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        _settings = Settings.from_env()
+    except SettingsError as error:
+        log.critical("invalid app setting: %s", error)
+        raise
+    return _settings
+
+
 def get_services() -> Services:
-    """The worker's runtime; rebuilt if the event loop changed (clients are bound to their loop)."""
-    global _runtime, _loop
+    """The worker's services: the one place they are built, from start_worker's settings (or the
+    environment, when no worker start parsed them: tests after reset_services).
+
+    Rebuilt when the running event loop is another one: the SDK clients are bound to the loop that made
+    them. A worker runs one loop; tests run one per test module or session, in one process.
+    """
+    global _services, _settings, _loop
     loop = asyncio.get_running_loop()
-    if _runtime is None or _loop is not loop:
-        _runtime = build_services(Settings.from_env())
+    if _services is None or _loop is not loop:
+        if _settings is None:
+            _settings = Settings.from_env()
+        _services = build_services(_settings)
         _loop = loop
-    return _runtime
+    return _services
 
 
-async def reset_services(runtime: Services | None = None) -> None:
-    """Close the current runtime and install `runtime` (or none: the next call builds from env)."""
-    global _runtime, _loop
-    if _runtime is not None and _runtime is not runtime:
-        await _runtime.close()
-    _runtime = runtime
-    _loop = asyncio.get_running_loop() if runtime is not None else None
+async def reset_services(services: Services | None = None) -> None:
+    """Close the current services and install `services` (or none: the next call builds from the
+    environment, read again)."""
+    global _services, _settings, _loop
+    if _services is not None and _services is not services:
+        await _services.close()
+    _services = services
+    _settings = services.settings if services is not None else None
+    _loop = asyncio.get_running_loop() if services is not None else None

@@ -27,7 +27,8 @@ from token_service.settings import TelemetrySettings
 from token_service.telemetry.metrics import Telemetry
 
 telemetry = Telemetry.start(TelemetrySettings(os.environ["PROBE_CONNECTION_STRING"]))
-telemetry.request("probe", 200, None, 1.0, True)
+telemetry.request("probe", 200, None, 1.0)
+telemetry.token_issued("probe")
 provider = metrics.get_meter_provider()
 provider.force_flush()  # one export, now, to the stand-in
 

@@ -12,6 +12,7 @@ from token_service.http.inputs import identity_id, optional_token_request, read_
 from token_service.http.responses import json_response, no_content, token_body
 from token_service.http.routes import ADMIN, Reply
 from token_service.registry import IdentityRecord
+from token_service.services import Services
 
 bp = func.Blueprint()
 
@@ -43,13 +44,15 @@ def record_body(record: IdentityRecord) -> dict[str, Any]:
     replies={201: Reply("Created", "CreatedIdentity")},
     errors=(400, 401, 403, 413, 415, 429, 503),
 )
-async def create_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+async def create_identity(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """Create an identity; with `scopes` (and optional `expiresInMinutes`) also a token."""
-    runtime = await admin(req, context)
-    request = optional_token_request(req, runtime.settings)
-    record, token = await runtime.identities.create_identity(request)
-    response: dict[str, Any] = token_body(record.acs_id, token) if token else {"communicationUserId": record.acs_id}
-    return json_response(response, 201, no_store=True)
+    await admin(req, services, context)
+    request = optional_token_request(req, services.settings)
+    record, token = await services.identities.create_identity(request)
+    if token is None:
+        return json_response({"communicationUserId": record.acs_id}, 201, no_store=True)
+    services.telemetry.token_issued(context.function)
+    return json_response(token_body(record.acs_id, token), 201, no_store=True)
 
 
 @http_function(
@@ -62,10 +65,10 @@ async def create_identity(req: func.HttpRequest, context: RequestContext) -> fun
     replies={200: Reply("Record", "IdentityRecord")},
     errors=(400, 401, 403, 404, 503),
 )
-async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+async def get_identity(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """The registry record, tombstones included."""
-    runtime = await admin(req, context)
-    record = await runtime.identities.get_record(identity_id(req))
+    await admin(req, services, context)
+    record = await services.identities.get_record(identity_id(req))
     return json_response(record_body(record), 200, no_store=True)
 
 
@@ -80,11 +83,12 @@ async def get_identity(req: func.HttpRequest, context: RequestContext) -> func.H
     replies={200: Reply("Token", "TokenResponse")},
     errors=(400, 401, 403, 404, 413, 415, 429, 503),
 )
-async def issue_identity_token(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    runtime = await admin(req, context)
+async def issue_identity_token(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
+    await admin(req, services, context)
     acs_id = identity_id(req)
-    request = token_request(req, runtime.settings)
-    token = await runtime.identities.issue_for_identity(acs_id, request)
+    request = token_request(req, services.settings)
+    token = await services.identities.issue_for_identity(acs_id, request)
+    services.telemetry.token_issued(context.function)
     return json_response(token_body(acs_id, token), 200, no_store=True)
 
 
@@ -99,11 +103,13 @@ async def issue_identity_token(req: func.HttpRequest, context: RequestContext) -
     replies={204: Reply("Revoked")},
     errors=(400, 401, 403, 404, 413, 415, 429, 503),
 )
-async def revoke_identity_tokens(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    runtime = await admin(req, context)
+async def revoke_identity_tokens(
+    req: func.HttpRequest, services: Services, context: RequestContext
+) -> func.HttpResponse:
+    await admin(req, services, context)
     acs_id = identity_id(req)
     read_json_object(req)
-    await runtime.identities.revoke(acs_id)
+    await services.identities.revoke(acs_id)
     return no_content()
 
 
@@ -117,7 +123,7 @@ async def revoke_identity_tokens(req: func.HttpRequest, context: RequestContext)
     replies={204: Reply("Deleted")},
     errors=(400, 401, 403, 404, 429, 503),
 )
-async def delete_identity(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    runtime = await admin(req, context)
-    await runtime.identities.delete(identity_id(req), "admin-request")
+async def delete_identity(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
+    await admin(req, services, context)
+    await services.identities.delete(identity_id(req), "admin-request")
     return no_content()

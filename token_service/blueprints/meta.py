@@ -12,7 +12,7 @@ from token_service.http.endpoint import RequestContext, http_function
 from token_service.http.openapi import openapi_document
 from token_service.http.responses import json_response
 from token_service.http.routes import ANYONE, Reply, registered_routes
-from token_service.services import get_services
+from token_service.services import Services
 
 bp = func.Blueprint()
 ACS_SCOPE = "https://communication.azure.com//.default"
@@ -40,11 +40,10 @@ async def _timed(check: Any) -> dict[str, Any]:
     summary="Liveness and dependency readiness",
     replies={200: Reply("Ready", "Health"), 503: Reply("Not ready", "Health")},
 )
-async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+async def health(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """Liveness plus readiness of the registry and of the managed identity for ACS."""
-    runtime = get_services()
     registry, identity = await asyncio.gather(
-        _timed(runtime.registry.ping()), _timed(runtime.credential.get_token(ACS_SCOPE))
+        _timed(services.registry.ping()), _timed(services.credential.get_token(ACS_SCOPE))
     )
     ready = registry["ok"] and identity["ok"]
     body = {"status": "ok" if ready else "degraded", "checks": {"registry": registry, "managedIdentity": identity}}
@@ -59,5 +58,5 @@ async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpRes
     summary="This document",
     replies={200: Reply("OpenAPI 3.1", any_json=True)},
 )
-async def openapi(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    return json_response(openapi_document(registered_routes(), get_services().settings))
+async def openapi(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
+    return json_response(openapi_document(registered_routes(), services.settings))

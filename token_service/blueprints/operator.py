@@ -23,7 +23,7 @@ from token_service.http.responses import json_response, no_content
 from token_service.http.routes import ADMIN, Reply
 from token_service.identities.erasure import erase_user
 from token_service.registry.listing import BadContinuation
-from token_service.telemetry.metrics import telemetry
+from token_service.services import Services
 from token_service.telemetry.request_log import hash_user
 
 bp = func.Blueprint()
@@ -39,14 +39,14 @@ bp = func.Blueprint()
     replies={200: Reply("A page", "IdentityPage")},
     errors=(400, 401, 403, 503),
 )
-async def list_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+async def list_identities(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """A page of registry records matching the filters, and the token for the next page."""
-    runtime = await admin(req, context)
+    await admin(req, services, context)
     filters, page_size, continuation = listing_query(
-        query_parameters(req.url, req.params), runtime.settings.auth.issuers
+        query_parameters(req.url, req.params), services.settings.auth.issuers
     )
     try:
-        page = await runtime.registry.list_identities(filters, page_size, continuation)
+        page = await services.registry.list_identities(filters, page_size, continuation)
     except BadContinuation as error:
         raise InvalidContinuation(str(error)) from None
     body = {"items": [record_body(record) for record in page.records], "continuation": page.continuation}
@@ -62,18 +62,18 @@ async def list_identities(req: func.HttpRequest, context: RequestContext) -> fun
     replies={200: Reply("Preview", "CleanupPreview")},
     errors=(400, 401, 403, 503),
 )
-async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+async def preview_cleanup(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """What the next cleanup run would revoke and delete, from the run's own code; changes nothing."""
-    runtime = await admin(req, context)
+    await admin(req, services, context)
     no_query(query_parameters(req.url, req.params))
-    preview = await runtime.cleanup().preview(DEFAULT_PAGE_SIZE)
+    preview = await services.cleanup().preview(DEFAULT_PAGE_SIZE)
     body: dict[str, Any] = {
         "cutoff": preview.cutoff.isoformat(),
-        "dryRun": runtime.settings.cleanup.dry_run,
+        "dryRun": services.settings.cleanup.dry_run,
         "staleCount": preview.stale,
         "pendingDeletions": preview.pending_deletions,
         "wouldTake": preview.would_take,
-        "maxPerRun": runtime.settings.cleanup.max_per_run,
+        "maxPerRun": services.settings.cleanup.max_per_run,
         "candidates": [
             {"communicationUserId": entry.acs_id, "owner": entry.owner, "lastActivity": entry.last_activity.isoformat()}
             for entry in preview.candidates
@@ -92,12 +92,14 @@ async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> fun
     replies={204: Reply("Erased (or nothing left)")},
     errors=(400, 401, 403, 429, 503),
 )
-async def erase_user_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+async def erase_user_identities(
+    req: func.HttpRequest, services: Services, context: RequestContext
+) -> func.HttpResponse:
     """Erase a user: revoke and delete every identity the registry knows for them, remove their mapping."""
-    runtime = await admin(req, context)
-    key = user_key(req.route_params, runtime.settings.auth.issuers)
+    await admin(req, services, context)
+    key = user_key(req.route_params, services.settings.auth.issuers)
     who = hash_user(context.user_key) or "unknown"
-    await erase_user(runtime.registry, runtime.identities, key, who)
+    await erase_user(services.registry, services.identities, key, who)
     return no_content()
 
 
@@ -110,8 +112,8 @@ async def erase_user_identities(req: func.HttpRequest, context: RequestContext) 
     replies={200: Reply("Snapshot", "MetricsSnapshot")},
     errors=(400, 401, 403),
 )
-async def metrics_snapshot(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+async def metrics_snapshot(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """This worker's metrics since it started (the in-memory reader): visible without Azure."""
-    await admin(req, context)
+    await admin(req, services, context)
     no_query(query_parameters(req.url, req.params))
-    return json_response(telemetry().snapshot(), 200, no_store=True)
+    return json_response(services.telemetry.snapshot(), 200, no_store=True)
