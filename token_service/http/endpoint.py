@@ -62,8 +62,9 @@ def http_function(
 
 
 def _with_errors_and_log(handler: Handler, route: str) -> Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]:
-    """Domain errors become problem+json, anything unexpected a generic 500; every request ends with one
-    log line."""
+    """The handler runs with the worker's services; domain errors become problem+json, anything
+    unexpected (a failure to build the services included) a generic 500; every request ends with its
+    metrics and one log line."""
     function_name = handler.__name__
 
     async def run(req: func.HttpRequest) -> func.HttpResponse:

@@ -2,7 +2,7 @@
 
 `http_function` (endpoint.py) records every function it registers here; the OpenAPI document's paths
 are generated from these records (openapi.py), so a route, its method, who may call it and what it
-answers are written once. Schemas and parameters are named here and declared once, in openapi.py.
+answers are written once. Records name schemas and parameters, which are declared once, in schemas.py.
 """
 
 from __future__ import annotations

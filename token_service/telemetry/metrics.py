@@ -206,7 +206,7 @@ def start_telemetry(config: TelemetrySettings) -> Telemetry:
 
 @contextmanager
 def _guarded() -> Iterator[None]:
-    """Metrics are an aid, never a reason to fail a request or a cleanup."""
+    """Metrics are an aid, never a reason to fail a request."""
     try:
         yield
     except Exception:
