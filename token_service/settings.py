@@ -21,82 +21,136 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class AcsSettings:
+    """The ACS resource and how the app signs in to it."""
+
+    endpoint: str
+    credential: str  # one of ACS_CREDENTIALS
+    client_id: str | None  # AZURE_CLIENT_ID: the user-assigned identity (None: the system-assigned one)
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     """Where the registry lives: a connection string (Azurite) or an identity-based account endpoint."""
 
     connection_string: str | None
     table_endpoint: str | None
     client_id: str | None
+    table: str
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Who the callers are: trusted issuers and audiences, the user routes' scope, the admin role."""
+
+    issuers: tuple[str, ...]
+    audiences: tuple[str, ...]
+    required_scope: str
+    admin_role: str
+    platform_auth_enabled: bool  # WEBSITE_AUTH_ENABLED: App Service Authentication vouches for callers
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """What a token request may ask for, and the Teams app whose users may exchange their tokens."""
+
+    allowed_scopes: frozenset[str]
+    default_minutes: int
+    teams_app_id: str | None
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Per-user calls per minute, shared by every instance through the registry."""
+
+    token_per_minute: int
+    teams_token_per_minute: int
+    delete_per_minute: int
+
+
+@dataclass(frozen=True)
+class CleanupSettings:
+    """The stale-identity cleanup: what is stale, when it runs, and its pace (CleanupPolicy.from_settings).
+
+    Pace, time budget and per-run cap agree: each identity is one revoke and one delete, each paced at
+    `acs_calls_per_second`, so a run reaches at most pace x budget identities, and a larger cap is refused.
+    """
+
+    stale_days: int
+    schedule: str
+    repair_schedule: str
+    dry_run: bool
+    max_per_run: int
+    time_budget_seconds: float
+    acs_calls_per_second: float
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """Application Insights: metrics are exported when a connection string is set."""
+
+    connection_string: str | None = None
+    authentication_string: str | None = None  # "ClientId=<id>;Authorization=AAD": Entra auth
+    client_id: str | None = None  # AZURE_CLIENT_ID: the identity when the authentication string names none
 
 
 @dataclass(frozen=True)
 class Settings:
-    acs_endpoint: str
-    azure_client_id: str | None
+    acs: AcsSettings
     storage: StorageSettings
-    registry_table: str
-    auth_issuers: tuple[str, ...]
-    auth_audiences: tuple[str, ...]
-    auth_required_scope: str
-    auth_admin_role: str
-    teams_app_id: str | None
-    allowed_scopes: frozenset[str]
-    default_token_minutes: int
-    token_rate_per_minute: int
-    teams_token_rate_per_minute: int
-    delete_rate_per_minute: int
-    stale_identity_days: int
-    cleanup_schedule: str
-    cleanup_repair_schedule: str
-    cleanup_dry_run: bool
-    cleanup_max_per_run: int
-    cleanup_time_budget_seconds: float
-    cleanup_acs_calls_per_second: float
-    platform_auth_enabled: bool
-    acs_credential: str = "managed_identity"
-    app_insights_connection_string: str | None = None  # metrics go to Application Insights when set
-    app_insights_authentication_string: str | None = None  # "ClientId=<id>;Authorization=AAD": Entra auth
+    auth: AuthSettings
+    tokens: TokenSettings
+    limits: RateLimits
+    cleanup: CleanupSettings
+    telemetry: TelemetrySettings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        reader = _Reader(env)
-        default_minutes = reader.integer("DEFAULT_TOKEN_MINUTES", 60, MIN_TOKEN_MINUTES, MAX_TOKEN_MINUTES)
+        reader = _Reader(os.environ if env is None else env)
+        client_id = reader.optional("AZURE_CLIENT_ID")
         return cls(
-            acs_endpoint=reader.https_url("COMMUNICATION_SERVICES_ENDPOINT"),
-            azure_client_id=reader.optional("AZURE_CLIENT_ID"),
-            storage=_storage_settings(reader),
-            registry_table=reader.matching("REGISTRY_TABLE", "acsidentities", r"[A-Za-z][A-Za-z0-9]{2,62}"),
-            auth_issuers=reader.exact_urls("AUTH_ISSUER"),
-            auth_audiences=reader.listed("AUTH_AUDIENCE"),
-            auth_required_scope=reader.matching("AUTH_REQUIRED_SCOPE", "access_as_user", SCOPE_TOKEN),
-            auth_admin_role=reader.optional("AUTH_ADMIN_ROLE") or "TokenService.Admin",
-            teams_app_id=reader.optional("TEAMS_APP_ID"),
-            allowed_scopes=reader.scopes("ALLOWED_SCOPES", "chat,voip"),
-            default_token_minutes=default_minutes,
-            token_rate_per_minute=reader.integer("TOKEN_RATE_PER_MINUTE", 30, 1, 100_000),
-            teams_token_rate_per_minute=reader.integer("TEAMS_TOKEN_RATE_PER_MINUTE", 30, 1, 100_000),
-            delete_rate_per_minute=reader.integer("DELETE_RATE_PER_MINUTE", 5, 1, 100_000),
-            stale_identity_days=reader.integer("STALE_IDENTITY_DAYS", 30, 1, 3650),
-            # Required, no default: the host resolves the timer's %CLEANUP_SCHEDULE% from app settings and
-            # starts without the timer when it is missing, whatever a default here would say.
-            cleanup_schedule=reader.matching("CLEANUP_SCHEDULE", None, r"\S+( \S+){5}"),
-            cleanup_repair_schedule=reader.matching("CLEANUP_REPAIR_SCHEDULE", None, r"\S+( \S+){5}"),
-            cleanup_dry_run=reader.boolean("CLEANUP_DRY_RUN", False),
-            **_cleanup_pacing(reader),  # type: ignore[arg-type]  # three typed fields, checked there
-            platform_auth_enabled=reader.boolean("WEBSITE_AUTH_ENABLED", False),
-            acs_credential=reader.choice("ACS_CREDENTIAL", "managed_identity", ACS_CREDENTIALS),
-            app_insights_connection_string=reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
-            app_insights_authentication_string=reader.optional("APPLICATIONINSIGHTS_AUTHENTICATION_STRING"),
+            acs=AcsSettings(
+                endpoint=reader.https_url("COMMUNICATION_SERVICES_ENDPOINT"),
+                credential=reader.choice("ACS_CREDENTIAL", "managed_identity", ACS_CREDENTIALS),
+                client_id=client_id,
+            ),
+            storage=_storage_settings(reader, client_id),
+            auth=AuthSettings(
+                issuers=reader.exact_urls("AUTH_ISSUER"),
+                audiences=reader.listed("AUTH_AUDIENCE"),
+                required_scope=reader.matching("AUTH_REQUIRED_SCOPE", "access_as_user", SCOPE_TOKEN),
+                admin_role=reader.optional("AUTH_ADMIN_ROLE") or "TokenService.Admin",
+                platform_auth_enabled=reader.boolean("WEBSITE_AUTH_ENABLED", False),
+            ),
+            tokens=TokenSettings(
+                allowed_scopes=reader.scopes("ALLOWED_SCOPES", "chat,voip"),
+                default_minutes=reader.integer("DEFAULT_TOKEN_MINUTES", 60, MIN_TOKEN_MINUTES, MAX_TOKEN_MINUTES),
+                teams_app_id=reader.optional("TEAMS_APP_ID"),
+            ),
+            limits=RateLimits(
+                token_per_minute=reader.integer("TOKEN_RATE_PER_MINUTE", 30, 1, 100_000),
+                teams_token_per_minute=reader.integer("TEAMS_TOKEN_RATE_PER_MINUTE", 30, 1, 100_000),
+                delete_per_minute=reader.integer("DELETE_RATE_PER_MINUTE", 5, 1, 100_000),
+            ),
+            cleanup=_cleanup_settings(reader),
+            telemetry=TelemetrySettings(
+                connection_string=reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+                authentication_string=reader.optional("APPLICATIONINSIGHTS_AUTHENTICATION_STRING"),
+                client_id=client_id,
+            ),
         )
 
 
-def _cleanup_pacing(reader: _Reader) -> dict[str, float | int]:
-    """Pace, time budget and per-run cap, which must agree: each identity is one revoke and one delete,
-    each paced at `rate`/s, so a run reaches at most rate x budget identities. A cap above that could
-    never be reached (it promised work the budget cannot do), so it is refused, naming the arithmetic.
-    Defaults: 10/s x 240 s = 2,400; 10/s is 300 of ACS's 500 revokes (and deletes) per 30 s, leaving 40%
-    of each window to users' calls."""
+def _cleanup_settings(reader: _Reader) -> CleanupSettings:
+    """Defaults: 10/s x 240 s = 2,400 identities a run; 10/s is 300 of ACS's 500 revokes (and deletes)
+    per 30 s, leaving 40% of each window to users' calls. A cap above pace x budget promises work the
+    budget cannot do, so it is refused, naming the arithmetic."""
+    stale_days = reader.integer("STALE_IDENTITY_DAYS", 30, 1, 3650)
+    # Required, no default: the host resolves the timer's %CLEANUP_SCHEDULE% from app settings and
+    # starts without the timer when it is missing, whatever a default here would say.
+    schedule = reader.matching("CLEANUP_SCHEDULE", None, r"\S+( \S+){5}")
+    repair_schedule = reader.matching("CLEANUP_REPAIR_SCHEDULE", None, r"\S+( \S+){5}")
+    dry_run = reader.boolean("CLEANUP_DRY_RUN", False)
     rate = reader.integer("CLEANUP_ACS_CALLS_PER_SECOND", DEFAULT_CLEANUP_RATE, 1, 10_000)
     budget = reader.integer("CLEANUP_TIME_BUDGET_SECONDS", DEFAULT_CLEANUP_BUDGET, 1, 86_400)
     cap = reader.integer("CLEANUP_MAX_PER_RUN", rate * budget, 1, 10_000_000)
@@ -105,19 +159,25 @@ def _cleanup_pacing(reader: _Reader) -> dict[str, float | int]:
             f"CLEANUP_MAX_PER_RUN: {cap} cannot be reached in one run: at most CLEANUP_ACS_CALLS_PER_SECOND "
             f"x CLEANUP_TIME_BUDGET_SECONDS = {rate} x {budget} = {rate * budget}"
         )
-    return {
-        "cleanup_max_per_run": cap,
-        "cleanup_time_budget_seconds": float(budget),
-        "cleanup_acs_calls_per_second": float(rate),
-    }
+    return CleanupSettings(
+        stale_days=stale_days,
+        schedule=schedule,
+        repair_schedule=repair_schedule,
+        dry_run=dry_run,
+        max_per_run=cap,
+        time_budget_seconds=float(budget),
+        acs_calls_per_second=float(rate),
+    )
 
 
-def _storage_settings(reader: _Reader) -> StorageSettings:
+def _storage_settings(reader: _Reader, app_client_id: str | None) -> StorageSettings:
+    """Identity-based storage signs in as AzureWebJobsStorage__clientId, else as the app's identity."""
+    table = reader.matching("REGISTRY_TABLE", "acsidentities", r"[A-Za-z][A-Za-z0-9]{2,62}")
     connection_string = reader.optional("AzureWebJobsStorage")
     if connection_string:
         if "AccountName=" not in connection_string and "TableEndpoint=" not in connection_string:
             raise SettingsError("AzureWebJobsStorage: not a storage connection string (no AccountName/TableEndpoint)")
-        return StorageSettings(connection_string, None, None)
+        return StorageSettings(connection_string, None, None, table)
     table_uri = reader.optional("AzureWebJobsStorage__tableServiceUri")
     account = reader.optional("AzureWebJobsStorage__accountName")
     if not table_uri and account:
@@ -129,8 +189,8 @@ def _storage_settings(reader: _Reader) -> StorageSettings:
             "AzureWebJobsStorage: missing (set a connection string, or AzureWebJobsStorage__accountName "
             "/ AzureWebJobsStorage__tableServiceUri for an identity-based connection)"
         )
-    client_id = reader.optional("AzureWebJobsStorage__clientId") or reader.optional("AZURE_CLIENT_ID")
-    return StorageSettings(None, reader.url_value("AzureWebJobsStorage__tableServiceUri", table_uri), client_id)
+    client_id = reader.optional("AzureWebJobsStorage__clientId") or app_client_id
+    return StorageSettings(None, reader.url_value("AzureWebJobsStorage__tableServiceUri", table_uri), client_id, table)
 
 
 class _Reader:

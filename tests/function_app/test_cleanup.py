@@ -185,7 +185,7 @@ async def test_interrupted_run_then_rerun_converges(world: World, kind: str, aft
                 task.cancel()
 
         gateway = AcsGateway(
-            world.runtime.settings.acs_endpoint, world.runtime.credential, max_retry_after=0, on_call=count
+            world.runtime.settings.acs.endpoint, world.runtime.credential, max_retry_after=0, on_call=count
         )
         cleanup = StaleIdentityCleanup(
             world.runtime.registry, gateway, world.runtime.clock, CleanupPolicy(30, 100, 60, False)

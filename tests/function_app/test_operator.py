@@ -259,16 +259,55 @@ async def test_metrics_count_what_happened_and_carry_no_user_key_or_token(ops: O
     assert attributes_in(after) <= ALLOWED_ATTRIBUTES
 
 
-async def test_our_rate_limit_is_counted(ops: Ops, app_environment: dict[str, str]) -> None:
-    from token_service.telemetry.metrics import telemetry
+async def test_tokens_issued_counts_each_token_handed_out_by_its_route(ops: Ops) -> None:
+    """The README's row: `function` on every token route; create_identity only when it made a token; a
+    refused request hands out none."""
+    from tests.function_app.conftest import TEAMS_APP_ID
 
+    def issued() -> dict[str, float]:
+        counts: dict[str, float] = {}
+        for metric in ops.runtime.telemetry.snapshot()["metrics"]:
+            if metric["name"] == "acs_token_service.tokens.issued":
+                for point in metric["points"]:
+                    counts[point["attributes"]["function"]] = point["value"]
+        return counts
+
+    admin = ops.caller.admin_token()
+    before = issued()
+    bare = await ops.caller.call("create_identity", "POST", "identities", token=admin)
+    with_token = await ops.caller.call("create_identity", "POST", "identities", token=admin, body={"scopes": ["voip"]})
+    assert (bare.status, "token" in bare.json, with_token.status, "token" in with_token.json) == (201, False, 201, True)
+    route = {"id": bare.json["communicationUserId"]}
+    reissued = await ops.caller.call(
+        "issue_identity_token", "POST", "identities/{id}/token", token=admin, route_params=route
+    )
+    refused = await ops.caller.call(
+        "issue_identity_token", "POST", "identities/{id}/token", token=admin, route_params=route,
+        body={"scopes": ["chat.join"]},
+    )  # fmt: skip
+    assert (reissued.status, refused.status) == (200, 400)
+    user = new_user()
+    teams = ops.caller.local_azure.settings.teams_audience
+    entra = ops.caller.local_azure.mint_user_token(user, oid=user, aud=teams, appid=TEAMS_APP_ID)
+    exchanged = await ops.caller.call(
+        "exchange_teams_token", "POST", "token/teams", token=ops.caller.user_token(user),
+        headers={"X-Teams-Token": entra},
+    )  # fmt: skip
+    assert exchanged.status == 200, exchanged.body
+    after = issued()
+    grown = {name: value - before.get(name, 0) for name, value in after.items() if value != before.get(name, 0)}
+    assert grown == {"create_identity": 1, "issue_identity_token": 1, "exchange_teams_token": 1}
+
+
+async def test_our_rate_limit_is_counted(ops: Ops, app_environment: dict[str, str]) -> None:
     settings = Settings.from_env(
         {**app_environment, "TOKEN_RATE_PER_MINUTE": "1", "REGISTRY_TABLE": "ratelim" + uuid.uuid4().hex[:8]}
     )
-    await reset_services(build_services(settings))
+    services = build_services(settings)
+    await reset_services(services)
 
     def limited() -> float:
-        for metric in telemetry().snapshot()["metrics"]:
+        for metric in services.telemetry.snapshot()["metrics"]:
             if metric["name"] == "acs_token_service.http.rate_limited":
                 return float(sum(point["value"] for point in metric["points"]))
         return 0.0

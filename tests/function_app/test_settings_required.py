@@ -20,12 +20,12 @@ def test_missing_cleanup_schedule_stops_the_app_naming_it(app_environment: dict[
 
 
 def test_cleanup_schedule_is_taken_as_set(app_environment: dict[str, str]) -> None:
-    assert Settings.from_env({**app_environment, "CLEANUP_SCHEDULE": "0 30 1 * * *"}).cleanup_schedule == "0 30 1 * * *"
+    assert Settings.from_env({**app_environment, "CLEANUP_SCHEDULE": "0 30 1 * * *"}).cleanup.schedule == "0 30 1 * * *"
 
 
 def test_credential_mode_is_managed_identity_unless_chosen(app_environment: dict[str, str]) -> None:
-    assert Settings.from_env(app_environment).acs_credential == "managed_identity"
-    assert Settings.from_env({**app_environment, "ACS_CREDENTIAL": "developer"}).acs_credential == "developer"
+    assert Settings.from_env(app_environment).acs.credential == "managed_identity"
+    assert Settings.from_env({**app_environment, "ACS_CREDENTIAL": "developer"}).acs.credential == "developer"
     with pytest.raises(SettingsError, match="ACS_CREDENTIAL"):
         Settings.from_env({**app_environment, "ACS_CREDENTIAL": "default"})
 

@@ -69,7 +69,7 @@ async def seed_stale_identities(env: dict[str, str], count: int) -> None:
     try:
         request = checked_token_request(None, None, services.settings)
         for _ in range(count):
-            await services.identities.token_for_user(f"sub:stale-{uuid.uuid4().hex[:8]}", request)
+            await services.users.token_for_user(f"sub:stale-{uuid.uuid4().hex[:8]}", request)
     finally:
         await services.close()
 

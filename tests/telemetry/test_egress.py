@@ -23,10 +23,12 @@ AZURE_HINTS = ("FUNCTIONS_WORKER_RUNTIME", "WEBSITE_SITE_NAME", "AKS_ARM_NAMESPA
 PROBE = """
 import json, os
 from opentelemetry import metrics
-from token_service.telemetry.metrics import ExportConfig, Telemetry
+from token_service.settings import TelemetrySettings
+from token_service.telemetry.metrics import Telemetry
 
-telemetry = Telemetry.start(ExportConfig(os.environ["PROBE_CONNECTION_STRING"]))
-telemetry.request("probe", 200, None, 1.0, True)
+telemetry = Telemetry.start(TelemetrySettings(os.environ["PROBE_CONNECTION_STRING"]))
+telemetry.request("probe", 200, None, 1.0)
+telemetry.token_issued("probe")
 provider = metrics.get_meter_provider()
 provider.force_flush()  # one export, now, to the stand-in
 

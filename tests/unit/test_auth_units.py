@@ -25,9 +25,9 @@ BASE = {
 
 def test_issuers_and_audiences_are_exact_lists() -> None:
     settings = Settings.from_env(BASE)
-    assert settings.auth_issuers == (V1, V2)  # v1 keeps its trailing slash
-    assert settings.auth_audiences == ("api://acs-token-service", "5d1b0c7e-3f2a-4b8c-9d6e-0a1b2c3d4e5f")
-    assert settings.auth_required_scope == "access_as_user"
+    assert settings.auth.issuers == (V1, V2)  # v1 keeps its trailing slash
+    assert settings.auth.audiences == ("api://acs-token-service", "5d1b0c7e-3f2a-4b8c-9d6e-0a1b2c3d4e5f")
+    assert settings.auth.required_scope == "access_as_user"
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from token_service.cleanup.run import CleanupPolicy
 from token_service.settings import Settings, SettingsError
 
 STORAGE = (
@@ -21,28 +22,28 @@ REQUIRED = {
 
 def test_defaults_with_only_the_required_settings() -> None:
     settings = Settings.from_env(REQUIRED)
-    assert settings.acs_endpoint == "https://example.communication.azure.com"
-    assert settings.auth_issuers == ("https://login.example/tenant/v2.0",)
-    assert settings.auth_audiences == ("api://acs-token-service",)
-    assert settings.auth_required_scope == "access_as_user"
+    assert settings.acs.endpoint == "https://example.communication.azure.com"
+    assert settings.auth.issuers == ("https://login.example/tenant/v2.0",)
+    assert settings.auth.audiences == ("api://acs-token-service",)
+    assert settings.auth.required_scope == "access_as_user"
     assert settings.storage.connection_string == STORAGE
     assert settings.storage.table_endpoint is None
-    assert settings.azure_client_id is None
-    assert settings.registry_table == "acsidentities"
-    assert settings.auth_admin_role == "TokenService.Admin"
-    assert settings.teams_app_id is None
-    assert settings.allowed_scopes == frozenset({"chat", "voip"})
-    assert settings.default_token_minutes == 60
-    assert settings.token_rate_per_minute == 30
-    assert settings.stale_identity_days == 30
-    assert settings.cleanup_schedule == "0 0 3 * * *"
-    assert settings.cleanup_dry_run is False
-    assert settings.cleanup_repair_schedule == "0 30 * * * *"
+    assert settings.acs.client_id is None
+    assert settings.storage.table == "acsidentities"
+    assert settings.auth.admin_role == "TokenService.Admin"
+    assert settings.tokens.teams_app_id is None
+    assert settings.tokens.allowed_scopes == frozenset({"chat", "voip"})
+    assert settings.tokens.default_minutes == 60
+    assert settings.limits.token_per_minute == 30
+    assert settings.cleanup.stale_days == 30
+    assert settings.cleanup.schedule == "0 0 3 * * *"
+    assert settings.cleanup.dry_run is False
+    assert settings.cleanup.repair_schedule == "0 30 * * * *"
     # Pacing leaves >= 30% of ACS's 500 revokes (and deletes) per 30 s to users; the cap is what the budget reaches.
-    assert settings.cleanup_acs_calls_per_second * 30 <= 0.7 * 500
-    assert settings.cleanup_max_per_run == 2_400 == settings.cleanup_acs_calls_per_second * 240
-    assert settings.cleanup_time_budget_seconds == 240.0
-    assert settings.platform_auth_enabled is False
+    assert settings.cleanup.acs_calls_per_second * 30 <= 0.7 * 500
+    assert settings.cleanup.max_per_run == 2_400 == settings.cleanup.acs_calls_per_second * 240
+    assert settings.cleanup.time_budget_seconds == 240.0
+    assert settings.auth.platform_auth_enabled is False
 
 
 def test_given_values_are_used() -> None:
@@ -54,23 +55,23 @@ def test_given_values_are_used() -> None:
         "CLEANUP_DRY_RUN": "TRUE", "CLEANUP_MAX_PER_RUN": "10", "CLEANUP_TIME_BUDGET_SECONDS": "60",
         "CLEANUP_ACS_CALLS_PER_SECOND": "48", "WEBSITE_AUTH_ENABLED": "yes",
     })  # fmt: skip
-    assert settings.azure_client_id == "client-1"
-    assert settings.registry_table == "other" and settings.auth_admin_role == "Ops"
-    assert settings.teams_app_id == "app-1"
-    assert settings.allowed_scopes == frozenset({"voip", "chat.join"})
-    assert settings.default_token_minutes == 1440
-    assert settings.token_rate_per_minute == 5 and settings.stale_identity_days == 7
-    assert (settings.teams_token_rate_per_minute, settings.delete_rate_per_minute) == (6, 2)
-    assert settings.cleanup_schedule == "0 */5 * * * *"
-    assert settings.cleanup_dry_run is True and settings.platform_auth_enabled is True
-    assert settings.cleanup_max_per_run == 10
-    assert (settings.cleanup_time_budget_seconds, settings.cleanup_acs_calls_per_second) == (60.0, 48.0)
+    assert settings.acs.client_id == "client-1" == settings.telemetry.client_id
+    assert settings.storage.table == "other" and settings.auth.admin_role == "Ops"
+    assert settings.tokens.teams_app_id == "app-1"
+    assert settings.tokens.allowed_scopes == frozenset({"voip", "chat.join"})
+    assert settings.tokens.default_minutes == 1440
+    assert settings.limits.token_per_minute == 5 and settings.cleanup.stale_days == 7
+    assert (settings.limits.teams_token_per_minute, settings.limits.delete_per_minute) == (6, 2)
+    assert settings.cleanup.schedule == "0 */5 * * * *"
+    assert settings.cleanup.dry_run is True and settings.auth.platform_auth_enabled is True
+    assert settings.cleanup.max_per_run == 10
+    assert (settings.cleanup.time_budget_seconds, settings.cleanup.acs_calls_per_second) == (60.0, 48.0)
 
 
 def test_blank_values_count_as_absent() -> None:
     settings = Settings.from_env({**REQUIRED, "REGISTRY_TABLE": "  ", "TEAMS_APP_ID": "", "CLEANUP_DRY_RUN": " "})
-    assert settings.registry_table == "acsidentities" and settings.teams_app_id is None
-    assert settings.cleanup_dry_run is False
+    assert settings.storage.table == "acsidentities" and settings.tokens.teams_app_id is None
+    assert settings.cleanup.dry_run is False
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
@@ -154,4 +155,11 @@ def test_a_cap_the_budget_cannot_reach_is_refused_with_the_arithmetic() -> None:
     env = {**REQUIRED, "CLEANUP_ACS_CALLS_PER_SECOND": "16", "CLEANUP_TIME_BUDGET_SECONDS": "240"}
     with pytest.raises(SettingsError, match=r"CLEANUP_MAX_PER_RUN: 20000 .* 16 x 240 = 3840"):
         Settings.from_env({**env, "CLEANUP_MAX_PER_RUN": "20000"})
-    assert Settings.from_env(env).cleanup_max_per_run == 3840  # without a cap: what the budget reaches
+    assert Settings.from_env(env).cleanup.max_per_run == 3840  # without a cap: what the budget reaches
+
+
+def test_the_cleanup_group_builds_the_cleanup_policy() -> None:
+    cleanup = Settings.from_env({**REQUIRED, "CLEANUP_DRY_RUN": "true", "CLEANUP_MAX_PER_RUN": "7"}).cleanup
+    policy = CleanupPolicy.from_settings(cleanup)
+    assert (policy.stale_days, policy.max_per_run, policy.time_budget_seconds) == (30, 7, 240.0)
+    assert (policy.dry_run, policy.acs_calls_per_second) == (True, 10.0)

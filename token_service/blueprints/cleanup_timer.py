@@ -11,20 +11,20 @@ import azure.functions as func
 
 from token_service.registry import CleanupLeaseHeld
 from token_service.services import get_services
-from token_service.telemetry.metrics import telemetry
 
 bp = func.Blueprint()
 log = logging.getLogger("token_service.cleanup")
 
 
 async def _run_under_lease(kind: str, **overrides: object) -> None:
+    services = get_services()
     try:
-        summary = await get_services().cleanup(kind, **overrides).run()
+        summary = await services.cleanup(kind, **overrides).run()
     except CleanupLeaseHeld as held:
         log.info(json.dumps({"event": "cleanup_not_started", "kind": kind, "held_by": held.holder.owner,
                              "held_until": held.holder.until.isoformat(timespec="seconds")}))  # fmt: skip
         return
-    telemetry().cleanup_finished(summary)
+    services.telemetry.cleanup_finished(summary)
     if summary.stopped_early:
         log.info("cleanup (%s) stopped early (%s); the next run continues", kind, summary.stopped_early)
 

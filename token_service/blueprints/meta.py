@@ -8,10 +8,11 @@ from typing import Any
 
 import azure.functions as func
 
-from token_service.http.endpoint import ANONYMOUS, RequestContext, http_function
+from token_service.http.endpoint import RequestContext, http_function
 from token_service.http.openapi import openapi_document
 from token_service.http.responses import json_response
-from token_service.services import get_services
+from token_service.http.routes import ANYONE, Reply, registered_routes
+from token_service.services import Services
 
 bp = func.Blueprint()
 ACS_SCOPE = "https://communication.azure.com//.default"
@@ -31,18 +32,31 @@ async def _timed(check: Any) -> dict[str, Any]:
     return result
 
 
-@http_function(bp, "health", "GET", ANONYMOUS)
-async def health(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+@http_function(
+    bp,
+    "health",
+    "GET",
+    ANYONE,
+    summary="Liveness and dependency readiness",
+    replies={200: Reply("Ready", "Health"), 503: Reply("Not ready", "Health")},
+)
+async def health(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """Liveness plus readiness of the registry and of the managed identity for ACS."""
-    runtime = get_services()
     registry, identity = await asyncio.gather(
-        _timed(runtime.registry.ping()), _timed(runtime.credential.get_token(ACS_SCOPE))
+        _timed(services.registry.ping()), _timed(services.credential.get_token(ACS_SCOPE))
     )
     ready = registry["ok"] and identity["ok"]
     body = {"status": "ok" if ready else "degraded", "checks": {"registry": registry, "managedIdentity": identity}}
     return json_response(body, 200 if ready else 503, no_store=True)
 
 
-@http_function(bp, "openapi.json", "GET", ANONYMOUS)
-async def openapi(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
-    return json_response(openapi_document(get_services().settings))
+@http_function(
+    bp,
+    "openapi.json",
+    "GET",
+    ANYONE,
+    summary="This document",
+    replies={200: Reply("OpenAPI 3.1", any_json=True)},
+)
+async def openapi(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
+    return json_response(openapi_document(registered_routes(), services.settings))

@@ -10,45 +10,70 @@ import azure.functions as func
 from token_service.blueprints.admin import record_body
 from token_service.errors import InvalidContinuation
 from token_service.http.callers import admin
-from token_service.http.endpoint import ADMIN, RequestContext, http_function
-from token_service.http.queries import DEFAULT_PAGE_SIZE, listing_query, no_query, query_parameters, user_key
+from token_service.http.endpoint import RequestContext, http_function
+from token_service.http.queries import (
+    DEFAULT_PAGE_SIZE,
+    LIST_PARAMETERS,
+    listing_query,
+    no_query,
+    query_parameters,
+    user_key,
+)
 from token_service.http.responses import json_response, no_content
+from token_service.http.routes import ADMIN, Reply
 from token_service.identities.erasure import erase_user
 from token_service.registry import BadContinuation
-from token_service.telemetry.metrics import telemetry
+from token_service.services import Services
 from token_service.telemetry.request_log import hash_user
 
 bp = func.Blueprint()
 
 
-@http_function(bp, "identities", "GET", ADMIN)
-async def list_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+@http_function(
+    bp,
+    "identities",
+    "GET",
+    ADMIN,
+    summary="List and search registry records (paged; indexed filters)",
+    parameters=LIST_PARAMETERS,
+    replies={200: Reply("A page", "IdentityPage")},
+    errors=(400, 401, 403, 503),
+)
+async def list_identities(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """A page of registry records matching the filters, and the token for the next page."""
-    runtime = await admin(req, context)
+    await admin(req, services, context)
     filters, page_size, continuation = listing_query(
-        query_parameters(req.url, req.params), runtime.settings.auth_issuers
+        query_parameters(req.url, req.params), services.settings.auth.issuers
     )
     try:
-        page = await runtime.registry.list_identities(filters, page_size, continuation)
+        page = await services.registry.list_identities(filters, page_size, continuation)
     except BadContinuation as error:
         raise InvalidContinuation(str(error)) from error
     body = {"items": [record_body(record) for record in page.records], "continuation": page.continuation}
     return json_response(body, 200, no_store=True)
 
 
-@http_function(bp, "cleanup/preview", "GET", ADMIN)
-async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+@http_function(
+    bp,
+    "cleanup/preview",
+    "GET",
+    ADMIN,
+    summary="What the next cleanup run would revoke and delete (changes nothing)",
+    replies={200: Reply("Preview", "CleanupPreview")},
+    errors=(400, 401, 403, 503),
+)
+async def preview_cleanup(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """What the next cleanup run would revoke and delete, from the run's own code; changes nothing."""
-    runtime = await admin(req, context)
+    await admin(req, services, context)
     no_query(query_parameters(req.url, req.params))
-    preview = await runtime.cleanup().preview(DEFAULT_PAGE_SIZE)
+    preview = await services.cleanup().preview(DEFAULT_PAGE_SIZE)
     body: dict[str, Any] = {
         "cutoff": preview.cutoff.isoformat(),
-        "dryRun": runtime.settings.cleanup_dry_run,
+        "dryRun": services.settings.cleanup.dry_run,
         "staleCount": preview.stale,
         "pendingDeletions": preview.pending_deletions,
         "wouldTake": preview.would_take,
-        "maxPerRun": runtime.settings.cleanup_max_per_run,
+        "maxPerRun": services.settings.cleanup.max_per_run,
         "candidates": [
             {"communicationUserId": entry.acs_id, "owner": entry.owner, "lastActivity": entry.last_activity.isoformat()}
             for entry in preview.candidates
@@ -57,19 +82,38 @@ async def preview_cleanup(req: func.HttpRequest, context: RequestContext) -> fun
     return json_response(body, 200, no_store=True)
 
 
-@http_function(bp, "users/{userKey}", "DELETE", ADMIN)
-async def erase_user_identities(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+@http_function(
+    bp,
+    "users/{userKey}",
+    "DELETE",
+    ADMIN,
+    summary="Erase a user: revoke and delete their identities, remove their mapping (idempotent)",
+    parameters=("userKey",),
+    replies={204: Reply("Erased (or nothing left)")},
+    errors=(400, 401, 403, 429, 503),
+)
+async def erase_user_identities(
+    req: func.HttpRequest, services: Services, context: RequestContext
+) -> func.HttpResponse:
     """Erase a user: revoke and delete every identity the registry knows for them, remove their mapping."""
-    runtime = await admin(req, context)
-    key = user_key(req.route_params, runtime.settings.auth_issuers)
+    await admin(req, services, context)
+    key = user_key(req.route_params, services.settings.auth.issuers)
     who = hash_user(context.user_key) or "unknown"
-    await erase_user(runtime.registry, runtime.admin, key, who)
+    await erase_user(services.registry, services.admin, key, who)
     return no_content()
 
 
-@http_function(bp, "metrics", "GET", ADMIN)
-async def metrics_snapshot(req: func.HttpRequest, context: RequestContext) -> func.HttpResponse:
+@http_function(
+    bp,
+    "metrics",
+    "GET",
+    ADMIN,
+    summary="This worker's metrics (OpenTelemetry, in-memory reader)",
+    replies={200: Reply("Snapshot", "MetricsSnapshot")},
+    errors=(400, 401, 403),
+)
+async def metrics_snapshot(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
     """This worker's metrics since it started (the in-memory reader): visible without Azure."""
-    await admin(req, context)
+    await admin(req, services, context)
     no_query(query_parameters(req.url, req.params))
-    return json_response(telemetry().snapshot(), 200, no_store=True)
+    return json_response(services.telemetry.snapshot(), 200, no_store=True)

@@ -65,8 +65,8 @@ async def run(args: argparse.Namespace) -> CleanupSummary:
     try:
         cleanup = runtime.cleanup("cli", **overrides)
         total = await cleanup.count_stale()
-        print(f"{total} identities idle for more than {settings.stale_identity_days} days", file=sys.stderr)
-        cleanup.progress = ProgressBar(min(total, args.max or settings.cleanup_max_per_run))
+        print(f"{total} identities idle for more than {settings.cleanup.stale_days} days", file=sys.stderr)
+        cleanup.progress = ProgressBar(min(total, args.max or settings.cleanup.max_per_run))
         summary = await cleanup.run()
     finally:
         await runtime.close()

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from token_service.registry import LEASE_SECONDS
+from token_service.settings import CleanupSettings
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,17 @@ class CleanupPolicy:
     repair_only: bool = False  # the repair pass: finish started deletions only, claim nothing new
     claim_seconds: float = 300.0  # a claim outlives one identity's paced revoke+delete with retries
     lease_seconds: float = LEASE_SECONDS  # the cleanup lease's term; renewed every third of it
+
+    @classmethod
+    def from_settings(cls, settings: CleanupSettings) -> CleanupPolicy:
+        """The policy the app settings define; the remaining fields are the run's own tuning."""
+        return cls(
+            stale_days=settings.stale_days,
+            max_per_run=settings.max_per_run,
+            time_budget_seconds=settings.time_budget_seconds,
+            dry_run=settings.dry_run,
+            acs_calls_per_second=settings.acs_calls_per_second,
+        )
 
     def cutoff(self, now: datetime) -> datetime:
         """Identities whose last activity is before this are stale."""

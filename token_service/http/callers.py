@@ -1,4 +1,8 @@
-"""Who may call: the authenticated caller of a request, and the admin check."""
+"""Who may call: the authenticated caller of a request, and the admin check.
+
+Both record the caller's user key in the request context before their check, so the log line of a
+refused call still says (hashed) who was refused.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,24 @@ import azure.functions as func
 
 from token_service.auth.authenticator import Principal
 from token_service.http.endpoint import RequestContext
-from token_service.services import Services, get_services
+from token_service.services import Services
 
 
-async def caller(req: func.HttpRequest, context: RequestContext) -> tuple[Services, Principal]:
-    """The worker's runtime and the signed-in user (a delegated token with the required scope)."""
-    runtime, principal = await _authenticated(req, context)
-    principal.require_user(runtime.settings.auth_required_scope)
-    return runtime, principal
+async def caller(req: func.HttpRequest, services: Services, context: RequestContext) -> Principal:
+    """The signed-in user: a delegated token with the required scope."""
+    principal = await _authenticated(req, services, context)
+    principal.require_user(services.settings.auth.required_scope)
+    return principal
 
 
-async def admin(req: func.HttpRequest, context: RequestContext) -> Services:
-    """The caller must hold the admin app role, in a user's token or an app-only one."""
-    runtime, principal = await _authenticated(req, context)
-    principal.require_role(runtime.settings.auth_admin_role)
-    return runtime
+async def admin(req: func.HttpRequest, services: Services, context: RequestContext) -> Principal:
+    """A caller holding the admin app role, in a user's token or an app-only one."""
+    principal = await _authenticated(req, services, context)
+    principal.require_role(services.settings.auth.admin_role)
+    return principal
 
 
-async def _authenticated(req: func.HttpRequest, context: RequestContext) -> tuple[Services, Principal]:
-    runtime = get_services()
-    principal = await runtime.auth.authenticate(req.headers)
-    context.user_key = principal.user_key  # recorded (hashed) in the request's log line
-    return runtime, principal
+async def _authenticated(req: func.HttpRequest, services: Services, context: RequestContext) -> Principal:
+    principal = await services.auth.authenticate(req.headers)
+    context.user_key = principal.user_key
+    return principal

@@ -133,12 +133,12 @@ def _minutes(body: Mapping[str, Any]) -> int | None:
 
 def checked_token_request(scopes: list[str] | None, minutes: int | None, settings: Settings) -> TokenRequest:
     """Apply ALLOWED_SCOPES and ACS's lifetime range; defaults from the settings."""
-    allowed = settings.allowed_scopes
+    allowed = settings.tokens.allowed_scopes
     chosen = tuple(dict.fromkeys(scopes)) if scopes else tuple(sorted(allowed))
     refused = [scope for scope in chosen if scope not in allowed]
     if refused:
         raise InvalidScope(f"scopes not allowed: {refused}; allowed: {sorted(allowed)}")
-    chosen_minutes = settings.default_token_minutes if minutes is None else minutes
+    chosen_minutes = settings.tokens.default_minutes if minutes is None else minutes
     if not MIN_TOKEN_MINUTES <= chosen_minutes <= MAX_TOKEN_MINUTES:
         raise InvalidExpiry(f"expiresInMinutes must be between {MIN_TOKEN_MINUTES} and {MAX_TOKEN_MINUTES}")
     return TokenRequest(chosen, chosen_minutes)

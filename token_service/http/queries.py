@@ -36,7 +36,7 @@ _ECMA_SPECIAL = re.compile(r"([.^$*+?()\[\]{}|\\/])")
 
 
 def user_key_pattern(issuers: Iterable[str]) -> str:
-    """The app's user keys (auth_claims.py): `oid:<tid>:<oid>`, or `sub:<iss>:<sub>` with a trusted issuer.
+    """The app's user keys (auth/claims.py): `oid:<tid>:<oid>`, or `sub:<iss>:<sub>` with a trusted issuer.
 
     Written for both Python and JSON Schema (ECMA 262) regexes, so the OpenAPI document carries it as is.
     """

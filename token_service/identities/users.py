@@ -85,9 +85,9 @@ class UserIdentities:
         self._lifecycle = IdentityLifecycle(registry, acs, clock)
         self._limits = UserLimits(
             {
-                "token": settings.token_rate_per_minute,
-                "teams": settings.teams_token_rate_per_minute,
-                "delete": settings.delete_rate_per_minute,
+                "token": settings.limits.token_per_minute,
+                "teams": settings.limits.teams_token_per_minute,
+                "delete": settings.limits.delete_per_minute,
             }
         )
 
@@ -141,7 +141,7 @@ class UserIdentities:
 
     async def exchange_teams_token(self, entra_token: str, user_object_id: str, user_key: str) -> IssuedToken:
         """The Teams exchange has no identity of ours; the user's mapping row still counts it (global)."""
-        app_id = self._settings.teams_app_id
+        app_id = self._settings.tokens.teams_app_id
         if not app_id:
             raise NotConfigured("TEAMS_APP_ID is not set, so Teams token exchange is off")
         for _ in range(MAX_ATTEMPTS):

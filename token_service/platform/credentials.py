@@ -34,13 +34,13 @@ def developer_credential() -> AsyncTokenCredential:
 
 def acs_credential(settings: Settings) -> AsyncTokenCredential:
     """The credential for ACS: the (user-assigned when AZURE_CLIENT_ID is set) managed identity by default."""
-    if settings.acs_credential == DEVELOPER:
+    if settings.acs.credential == DEVELOPER:
         return developer_credential()
-    return ManagedIdentityCredential(client_id=settings.azure_client_id)
+    return ManagedIdentityCredential(client_id=settings.acs.client_id)
 
 
 def storage_credential(settings: Settings) -> AsyncTokenCredential:
     """The credential for identity-based Table Storage (AzureWebJobsStorage__clientId names the identity)."""
-    if settings.acs_credential == DEVELOPER:
+    if settings.acs.credential == DEVELOPER:
         return developer_credential()
     return ManagedIdentityCredential(client_id=settings.storage.client_id)

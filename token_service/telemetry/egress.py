@@ -15,7 +15,7 @@ opentelemetry-resource-detector-azure 0.3), all switched by environment variable
 - resource detectors: the distro defaults OTEL_EXPERIMENTAL_RESOURCE_DETECTORS to
   `azure_app_service,azure_vm`; `azure_vm` queries IMDS unless FUNCTIONS_WORKER_RUNTIME, WEBSITE_SITE_NAME
   or AKS variables are set. `azure_app_service` reads variables only.
-- live metrics (`rt.services.visualstudio.com`): off through `enable_live_metrics=False` (telemetry.py).
+- live metrics (`rt.services.visualstudio.com`): off through `enable_live_metrics=False` (metrics.py).
 - customer SDK stats: sent to the configured ingestion endpoint itself (every 15 min): no other host.
 - Entra tokens: ManagedIdentityCredential calls IDENTITY_ENDPOINT (local_azure locally, App Service's
   endpoint in Azure).

@@ -15,9 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from token_service.settings import TelemetrySettings
 
 if TYPE_CHECKING:
     from token_service.acs.gateway import AcsCall
@@ -26,19 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("token_service.telemetry")
 AUTHENTICATION_STRING = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
 METER = "acs_token_service"
-TOKEN_FUNCTIONS = frozenset({"issue_user_token", "exchange_teams_token", "issue_identity_token", "create_identity"})
 CLEANUP_FIELDS = ("revoked", "deleted", "already_gone", "failed", "survived", "resumed")
 # The distro's instrumentations (azure-monitor-opentelemetry 1.8), on by default; a test holds what is exported.
 DISTRO_INSTRUMENTATIONS = ("azure_sdk", "django", "fastapi", "flask", "httpx", "httpx2", "psycopg2", "requests",
                            "urllib", "urllib3")  # fmt: skip
+IDENTITY_COUNTERS = {"create": "created", "delete": "deleted"}  # ACS operation -> instrument
 ALLOWED_ATTRIBUTES = frozenset({"function", "status", "operation", "outcome", "client", "code", "result", "stopped"})
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    connection_string: str | None = None
-    authentication_string: str | None = None
-    client_id: str | None = None  # AZURE_CLIENT_ID: the user-assigned identity, when the auth string names none
 
 
 def entra_client_id(authentication_string: str | None, default: str | None) -> tuple[bool, str | None]:
@@ -60,7 +56,7 @@ class Telemetry:
     _cleanup_seen: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, config: ExportConfig) -> Telemetry:
+    def start(cls, config: TelemetrySettings) -> Telemetry:
         from opentelemetry import metrics
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -99,21 +95,26 @@ class Telemetry:
     # -- recording (cheap; called on hot paths) ---------------------------------------------------
 
     def acs_call(self, call: AcsCall, client: str) -> None:
+        """One ACS call. An `ok` create made one identity and an `ok` delete removed one: the gateway's
+        report of that call is where the fact happens, for requests and the cleanup alike."""
         attributes = {"operation": call.operation, "outcome": call.outcome, "client": client}
         self.instruments["acs_calls"].add(1, attributes)
         self.instruments["acs_duration"].record(call.duration_ms, attributes)
-        if call.outcome == "ok" and call.operation == "create":
-            self.instruments["created"].add(1, {"client": client})
-        elif call.outcome == "ok" and call.operation == "delete":
-            self.instruments["deleted"].add(1, {"client": client})
+        if call.outcome == "ok" and call.operation in IDENTITY_COUNTERS:
+            self.instruments[IDENTITY_COUNTERS[call.operation]].add(1, {"client": client})
 
-    def request(self, function: str, status: int, code: str | None, duration_ms: float, token_issued: bool) -> None:
-        self.instruments["requests"].add(1, {"function": function, "status": status})
-        self.instruments["request_duration"].record(duration_ms, {"function": function})
-        if code == "rate_limited":
-            self.instruments["rate_limited"].add(1, {"function": function})
-        if token_issued:
+    def token_issued(self, function: str) -> None:
+        """A token handed to a caller by the HTTP function `function`. Like `request`, it never raises:
+        it is recorded inside the handler, before the response exists."""
+        with _guarded():
             self.instruments["tokens"].add(1, {"function": function})
+
+    def request(self, function: str, status: int, code: str | None, duration_ms: float) -> None:
+        with _guarded():
+            self.instruments["requests"].add(1, {"function": function, "status": status})
+            self.instruments["request_duration"].record(duration_ms, {"function": function})
+            if code == "rate_limited":
+                self.instruments["rate_limited"].add(1, {"function": function})
 
     def cleanup_progress(self, summary: CleanupSummary) -> None:
         """Counts what changed since this run's last report (the summary is cumulative)."""
@@ -154,9 +155,9 @@ def _point(point: Any) -> dict[str, Any]:
     return body
 
 
-def _azure_monitor(config: ExportConfig, reader: Any) -> Any:
+def _azure_monitor(config: TelemetrySettings, reader: Any) -> Any:
     """Application Insights through the distro; our in-memory reader rides along. Only metrics: the
-    Functions host already ships logs and requests. telemetry_egress says what else it may reach."""
+    Functions host already ships logs and requests. egress.py says what else it may reach."""
     from token_service.telemetry.egress import limit_egress
 
     limit_egress(config.connection_string or "")
@@ -168,8 +169,8 @@ def _azure_monitor(config: ExportConfig, reader: Any) -> Any:
         "disable_logging": True,
         "disable_tracing": True,
         "enable_live_metrics": False,
-        # Our meter only: no performance counters (8 envelopes per interval; the platform's metrics show
-        # CPU and memory) and no library instrumentation patching requests/urllib3 in the worker.
+        # Our meter only: no performance counters (the platform's metrics show CPU and memory) and no
+        # library instrumentation patching requests/urllib3 in the worker.
         "enable_performance_counters": False,
         "instrumentation_options": {name: {"enabled": False} for name in DISTRO_INSTRUMENTATIONS},
     }
@@ -194,7 +195,7 @@ _lock = threading.Lock()
 _instance: Telemetry | None = None
 
 
-def start_telemetry(config: ExportConfig) -> Telemetry:
+def start_telemetry(config: TelemetrySettings) -> Telemetry:
     """The worker's telemetry; the first configuration wins (a meter provider is set once per process)."""
     global _instance
     with _lock:
@@ -203,19 +204,12 @@ def start_telemetry(config: ExportConfig) -> Telemetry:
         return _instance
 
 
-def telemetry() -> Telemetry:
-    return _instance if _instance is not None else start_telemetry(ExportConfig())
-
-
-def record_request(function: str, response: Any, code: str | None, duration_ms: float) -> None:
-    """One request's metrics; never lets a metrics failure touch the response."""
-    status = int(response.status_code)
-    issued = function in TOKEN_FUNCTIONS and status in (200, 201)
-    if issued and function == "create_identity":
-        issued = b'"token"' in (response.get_body() or b"")  # created with a token, or without
+@contextmanager
+def _guarded() -> Iterator[None]:
+    """Metrics are an aid, never a reason to fail a request."""
     try:
-        telemetry().request(function, status, code, duration_ms, issued)
-    except Exception:  # metrics are an aid, never a reason to fail a request
+        yield
+    except Exception:
         log.warning("metrics recording failed", exc_info=False)
 
 
