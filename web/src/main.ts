@@ -98,6 +98,7 @@ function onTokenEvent(event: TokenEvent): void {
     item.textContent = `${time} — refreshed (${event.reason}, ${event.attempts} attempt${event.attempts === 1 ? "" : "s"})`;
   } else if (event.type === "retrying") {
     item.dataset.code = event.code;
+    item.dataset.waitMs = String(event.waitMs);
     const wait = `${(event.waitMs / 1000).toFixed(1)} s`;
     showStatus("reconnecting", `${event.code}, next attempt in ${wait}`);
     item.textContent = `${time} — attempt ${event.attempt} failed (${event.status ?? "no response"} ${event.code}); retrying in ${wait}`;
