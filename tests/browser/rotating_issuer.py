@@ -39,7 +39,9 @@ class RotatingIssuer:
     published_kids: list[str] = field(default_factory=lambda: ["k1"])
     keys_down: bool = False
     lifetime_seconds: int = 3600
-    key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     jwks_requests: list[int] = field(default_factory=list)  # status answered per JWKS request
     keys_served_at: float = 0.0  # time.monotonic() of the last JWKS answered 200
 
@@ -58,7 +60,11 @@ class RotatingIssuer:
     def jwks(self) -> dict[str, Any]:
         numbers = self.key.public_key().public_numbers()
         n, e = b64url(numbers.n.to_bytes(256, "big")), b64url(numbers.e.to_bytes(3, "big"))
-        return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e} for kid in self.published_kids]}
+        return {
+            "keys": [
+                {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e} for kid in self.published_kids
+            ]
+        }
 
     def mint(self, body: dict[str, Any]) -> str:
         now = int(time.time())
@@ -82,10 +88,10 @@ def serve(issuer: RotatingIssuer) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_OPTIONS(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_OPTIONS(self) -> None:
             self._reply(204, {})
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
                 self._reply(200, {"issuer": issuer.issuer, "jwks_uri": f"{issuer.base}/keys"})
             elif self.path == "/keys":
@@ -97,14 +103,14 @@ def serve(issuer: RotatingIssuer) -> ThreadingHTTPServer:
             else:
                 self._reply(404, {"error": "not_found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
             if self.path != "/mint" or not isinstance(body.get("sub"), str):
                 self._reply(400, {"error": "invalid_request"})
                 return
             self._reply(200, {"access_token": issuer.mint(body)})
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (quiet: tests read no access log)
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", issuer.port), Handler)

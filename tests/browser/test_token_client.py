@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,9 @@ def test_acs_throttling_upstream_throttled(
     with signed_in(browser, demo_host.base_url, f"tc-acs429-{time.time_ns()}") as page:
         local_azure.set_faults(rate_limits={"issue": {"limit": 0, "window_seconds": 4}})
         try:
-            figures = refresh_under_fault(page, local_azure, code="upstream_throttled", end_fault=local_azure.reset_faults)
+            figures = refresh_under_fault(
+                page, local_azure, code="upstream_throttled", end_fault=local_azure.reset_faults
+            )
         finally:
             local_azure.reset_faults()
         record(artifacts_dir, "acs_429_upstream_throttled", figures)
@@ -116,7 +118,9 @@ def test_connection_dropped_during_scheduled_refresh(
     with signed_in(browser, demo_host.base_url, f"tc-drop-{time.time_ns()}") as page:
         local_azure.set_faults(fail_after={"calls": 0, "status": "drop"})
         try:
-            figures = refresh_under_fault(page, local_azure, code="upstream_unavailable", end_fault=local_azure.reset_faults)
+            figures = refresh_under_fault(
+                page, local_azure, code="upstream_unavailable", end_fault=local_azure.reset_faults
+            )
         finally:
             local_azure.reset_faults()
         record(artifacts_dir, "acs_connection_dropped", figures)
@@ -212,6 +216,8 @@ def test_issuer_keys_unavailable_503(
 
         figures = refresh_under_fault(page, local_azure, code="auth_keys_unavailable", end_fault=keys_back)
         assert 503 in rotating_issuer.jwks_requests and rotating_issuer.jwks_requests[-1] == 200
-        codes = page.eval_on_selector_all("#token-events li[data-event=retrying]", "els => els.map(e => e.dataset.code)")
+        codes = page.eval_on_selector_all(
+            "#token-events li[data-event=retrying]", "els => els.map(e => e.dataset.code)"
+        )
         assert codes[0] == "unauthenticated" and "auth_keys_unavailable" in codes, codes
         record(artifacts_dir, "issuer_keys_unavailable_503", figures)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,16 @@ FIGURES = "token-client-scenarios.json"
 
 
 @contextmanager
-def signed_in(browser: Browser, base_url: str, user: str, query: str = "") -> Iterator[Page]:
+def signed_in(
+    browser: Browser, base_url: str, user: str, query: str = "", setup: Callable[[Page], None] | None = None
+) -> Iterator[Page]:
     """A page on the demo with Playwright's clock installed (it flows in real time until fast-forwarded),
-    signed in as `user`, the first ACS token in hand."""
+    signed in as `user`, the first ACS token in hand. `setup` runs before the page loads."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
     page.clock.install()
+    if setup:
+        setup(page)
     try:
         page.goto(f"{base_url}/demo/?{query}")
         page.wait_for_selector("body[data-ready=true]")
