@@ -1,7 +1,8 @@
 """Evidence for issue 19: the demo's refresher as it was before the token client, in the scenario the
 issue names (a connection dropped during a scheduled refresh), against the real SDK and the real app.
 
-The old web/src (read from git, the parent of the commit that moved the page to clients/js) is bundled
+The old web/src (read from git: OLD_COMMIT, the parent of the commit that moved the page to clients/js; a
+checkout without that history skips this test) is bundled
 into a temporary file and served in place of /demo/app.js; one line is added so the test can call
 its credential's getToken(). The test passes when the old failure is reproduced, and writes what
 getToken() returned to test-artifacts/token-client-scenarios.json (`old_refresher_connection_dropped`).
@@ -21,6 +22,7 @@ from local_azure.process import LocalAzureProcess
 from tests.browser.token_page import get_token, record, signed_in
 from tests.devhost.real_app import PROJECT_ROOT, RealAppHost
 
+OLD_COMMIT = "963abb41adc0631a195d20758ccb2ecaeb808d7b"
 OLD_SOURCES = ("main.ts", "operator.ts", "problem.ts", "metrics.ts")
 EXPOSE = "(window as any).tokenCredential = credential;\n  countdownTimer = setInterval(tick, 1000);"
 
@@ -31,10 +33,13 @@ def _git(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def old_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bytes]:
-    commit = _git("log", "--format=%H", "-S", "createTokenCredential", "--reverse", "--", "web/src/main.ts").split()[0]
+    try:
+        _git("cat-file", "-e", f"{OLD_COMMIT}^{{commit}}")
+    except subprocess.CalledProcessError:
+        pytest.skip(f"this checkout lacks the history holding the old demo page ({OLD_COMMIT[:7]})")
     src = tmp_path_factory.mktemp("old-web")
     for name in OLD_SOURCES:
-        (src / name).write_text(_git("show", f"{commit}^:web/src/{name}"))
+        (src / name).write_text(_git("show", f"{OLD_COMMIT}:web/src/{name}"))
     main = (src / "main.ts").read_text()
     assert "countdownTimer = setInterval(tick, 1000);" in main and "AzureCommunicationTokenCredential" in main
     (src / "main.ts").write_text(main.replace("countdownTimer = setInterval(tick, 1000);", EXPOSE))
