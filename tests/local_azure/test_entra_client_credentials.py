@@ -40,9 +40,12 @@ def _app_only(claims: dict[str, Any], local_azure: LocalAzureProcess) -> None:
 def _msal_app(local_azure: LocalAzureProcess, credential: Any) -> msal.ConfidentialClientApplication:
     settings = local_azure.settings
     return msal.ConfidentialClientApplication(
-        settings.operator_client_id, client_credential=credential, authority=settings.authority,
-        instance_discovery=False, verify=settings.ca_cert_file,
-    )  # fmt: skip
+        settings.operator_client_id,
+        client_credential=credential,
+        authority=settings.authority,
+        instance_discovery=False,
+        verify=settings.ca_cert_file,
+    )
 
 
 def test_msal_python_with_the_client_secret(local_azure: LocalAzureProcess) -> None:
@@ -71,9 +74,12 @@ def test_msal_python_with_a_wrong_secret_gets_entras_error(local_azure: LocalAzu
 def test_azure_identity_client_secret_credential(local_azure: LocalAzureProcess) -> None:
     settings = local_azure.settings
     credential = ClientSecretCredential(
-        settings.issuer_tenant_id, settings.operator_client_id, settings.operator_client_secret,
-        authority=settings.issuer_origin, disable_instance_discovery=True,
-    )  # fmt: skip
+        settings.issuer_tenant_id,
+        settings.operator_client_id,
+        settings.operator_client_secret,
+        authority=settings.issuer_origin,
+        disable_instance_discovery=True,
+    )
     _app_only(_verified(local_azure, credential.get_token(APP_SCOPE).token), local_azure)
 
 
@@ -82,9 +88,12 @@ def test_azure_identity_certificate_credential(local_azure: LocalAzureProcess) -
     with open(settings.operator_key_file, "rb") as key, open(settings.operator_certificate_file, "rb") as cert:
         pem = key.read() + cert.read()
     credential = CertificateCredential(
-        settings.issuer_tenant_id, settings.operator_client_id, certificate_data=pem,
-        authority=settings.issuer_origin, disable_instance_discovery=True,
-    )  # fmt: skip
+        settings.issuer_tenant_id,
+        settings.operator_client_id,
+        certificate_data=pem,
+        authority=settings.issuer_origin,
+        disable_instance_discovery=True,
+    )
     _app_only(_verified(local_azure, credential.get_token(APP_SCOPE).token), local_azure)
 
 
