@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import urllib.parse
 
 from devhost.settings import LocalSettings
 from local_azure.settings_file import LocalAzureSettings
@@ -74,6 +75,11 @@ def summary(
         f'  curl -s -X POST {base_url}/api/identities -H "Authorization: Bearer $ADMIN_TOKEN" \\',
         f"      -H 'x-functions-key: {key}' -H 'Content-Type: application/json' -d '{{}}'",
         "",
+        *spa_lines(lazure, demo_url),
+        "",
+        "Operator (client credentials, app-only token with the admin role), as against Entra:",
+        f"  .venv/bin/python -m devtools.operator_example --url {base_url} --function-key {key}",
+        "",
         "Seed quickstart through the function URLs:",
         f"  .venv/bin/python -m devtools.quickstart --url {base_url} --function-key {key} \\",
         f"      --issuer-mint-url {mint}",
@@ -83,3 +89,22 @@ def summary(
         "",
     ]
     return "\n".join(lines)
+
+
+def spa_lines(lazure: LocalAzureSettings, demo_url: str) -> list[str]:
+    """What a SPA's MSAL configuration needs to sign in against the local issuer, and how to trust it."""
+    known = urllib.parse.urlsplit(lazure.issuer_origin).netloc
+    registered = lazure.spa_redirect_uris.split(",")
+    redirect = f"{demo_url}/demo/" if f"{demo_url}/demo/" in registered else registered[0]
+    msal_config = {
+        "auth": {"clientId": lazure.spa_client_id, "authority": lazure.authority, "knownAuthorities": [known],
+                 "redirectUri": redirect},
+    }  # fmt: skip
+    return [
+        "SPA sign-in with @azure/msal-browser (auth code + PKCE; the issuer's sign-in page picks a user):",
+        f"  new PublicClientApplication({json.dumps(msal_config)})",
+        f"  loginRedirect({{scopes: [{json.dumps(lazure.api_scope)}]}})",
+        f"  registered redirect URIs: {', '.join(registered)}",
+        f"  The issuer is https with local_azure's dev CA ({lazure.ca_cert_file}): let your browser trust it",
+        "  with `make trust-dev-ca` (Chromium and Firefox of this user; see docs/auth.md).",
+    ]

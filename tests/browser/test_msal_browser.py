@@ -3,9 +3,9 @@
 A small SPA (tests/browser/msal_page, bundled with esbuild) signs in with loginRedirect (auth code +
 PKCE, nonce, state), gets tokens silently from the cache and by the refresh_token grant, calls
 POST /api/token with the access token, and signs out. The issuer is a private local_azure whose SPA
-client registers this page's redirect URI. Chromium trusts the issuer's certificate by its public key
-pin (`--ignore-certificate-errors-spki-list`), which Chromium honours only for that key: every other
-certificate is still checked.
+client registers this page's redirect URI. Chromium trusts the issuer through the real trust path,
+the dev CA in its NSS database (`make trust-dev-ca`, on a private HOME); without certutil, by the
+server key's pin (`--ignore-certificate-errors-spki-list`, that key only).
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import base64
 import hashlib
 import http.server
 import json
+import os
+import shutil
 import subprocess
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -86,17 +89,17 @@ def msal_stack(
         subprocess.run(["node", str(PAGE_SOURCE / "build.mjs"), str(site / "msal")], cwd=PROJECT_ROOT, check=True)
         settings = local_azure.settings
         config = {
-            "clientId": settings.spa_client_id, "authority": settings.authority,
-            "knownAuthority": urllib.parse.urlsplit(settings.issuer_origin).netloc, "scope": settings.api_scope,
+            "clientId": settings.spa_client_id,
+            "authority": settings.authority,
+            "knownAuthority": urllib.parse.urlsplit(settings.issuer_origin).netloc,
+            "scope": settings.api_scope,
             "apiBase": app.base_url,
-        }  # fmt: skip
+        }
         (site / "msal" / "config.json").write_text(json.dumps(config))
         server = _serve(site, port)
-        pin = spki_pin(Path(settings.ca_cert_file).parent / "server.pem")
+        args, env = _trust(tmp / "home", Path(settings.ca_cert_file))
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"]
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *args], env=env)
             yield MsalStack(page_url, local_azure, app, browser)
             browser.close()
     finally:
@@ -104,6 +107,21 @@ def msal_stack(
             server.shutdown()
         app.host.stop()
         local_azure.stop()
+
+
+def _trust(home: Path, ca: Path) -> tuple[list[str], dict[str, str]]:
+    """Chromium's extra flags and environment to trust the dev CA."""
+    if shutil.which("certutil") is None:
+        return [f"--ignore-certificate-errors-spki-list={spki_pin(ca.parent / 'server.pem')}"], dict(os.environ)
+    env = {**os.environ, "HOME": str(home)}
+    subprocess.run(
+        [sys.executable, "-m", "devtools.trust_dev_ca", "--ca", str(ca)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return [], env
 
 
 def _ready(page: Page) -> dict[str, Any]:
