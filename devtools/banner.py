@@ -93,18 +93,15 @@ def summary(
 
 def spa_lines(lazure: LocalAzureSettings, demo_url: str) -> list[str]:
     """What a SPA's MSAL configuration needs to sign in against the local issuer, and how to trust it."""
-    known = urllib.parse.urlsplit(lazure.issuer_origin).netloc
     registered = lazure.spa_redirect_uris.split(",")
     redirect = f"{demo_url}/demo/" if f"{demo_url}/demo/" in registered else registered[0]
-    msal_config = {
-        "auth": {"clientId": lazure.spa_client_id, "authority": lazure.authority, "knownAuthorities": [known],
-                 "redirectUri": redirect},
-    }  # fmt: skip
     return [
-        "SPA sign-in with @azure/msal-browser (auth code + PKCE; the issuer's sign-in page picks a user):",
-        f"  new PublicClientApplication({json.dumps(msal_config)})",
-        f"  loginRedirect({{scopes: [{json.dumps(lazure.api_scope)}]}})",
-        f"  registered redirect URIs: {', '.join(registered)}",
-        f"  The issuer is https with local_azure's dev CA ({lazure.ca_cert_file}): let your browser trust it",
-        "  with `make trust-dev-ca` (Chromium and Firefox of this user; see docs/auth.md).",
+        "SPA sign-in with @azure/msal-browser (auth code + PKCE; the issuer's page picks a user):",
+        f"  auth.authority         {lazure.authority}",
+        f"  auth.knownAuthorities  [{json.dumps(urllib.parse.urlsplit(lazure.issuer_origin).netloc)}]",
+        f"  auth.clientId          {lazure.spa_client_id}",
+        f"  auth.redirectUri       {redirect}  (registered: {', '.join(registered)})",
+        f"  scopes                 [{json.dumps(lazure.api_scope)}]",
+        f"  The issuer is https under local_azure's dev CA ({lazure.ca_cert_file}): `make trust-dev-ca`",
+        "  makes this user's Chromium and Firefox trust it (see docs/auth.md).",
     ]

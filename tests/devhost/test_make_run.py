@@ -84,6 +84,9 @@ def test_make_run_starts_answers_and_stops_cleanly_on_sigint(tmp_path: Path) -> 
             time.sleep(0.2)
         output = "".join(lines)
         assert f"http://localhost:{port}/api/token" in output and f"http://localhost:{port}/demo/" in output
+        assert f"auth.authority         https://127.0.0.1:{issuer}/" in output
+        assert f'auth.knownAuthorities  ["127.0.0.1:{issuer}"]' in output
+        assert f"auth.redirectUri       http://localhost:{port}/demo/" in output and "make trust-dev-ca" in output
         assert "AccountKey" not in output and "Eby8vdM02" not in output
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=30) as response:
             assert response.status == 200
