@@ -59,7 +59,7 @@ T = TypeVar("T")
 
 
 @dataclass
-class _Expiring(Generic[T]):
+class Expiring(Generic[T]):
     """Opaque random handles to values, each with an expiry."""
 
     entries: dict[str, tuple[T, float]] = field(default_factory=dict)
@@ -91,8 +91,8 @@ class Codes:
     """Authorization codes: redeemed once, within CODE_LIFETIME; a second redemption is refused."""
 
     lifetime: float = CODE_LIFETIME
-    live: _Expiring[CodeGrant] = field(default_factory=_Expiring)
-    redeemed: _Expiring[bool] = field(default_factory=_Expiring)
+    live: Expiring[CodeGrant] = field(default_factory=Expiring)
+    redeemed: Expiring[bool] = field(default_factory=Expiring)
 
     def issue(self, code: CodeGrant, now: float) -> str:
         return self.live.put(code, now, self.lifetime)
@@ -117,8 +117,8 @@ class RefreshTokens:
     """Rotating refresh tokens: redeeming one retires it, and the retired one is refused afterwards."""
 
     lifetime: float = SPA_REFRESH_LIFETIME
-    live: _Expiring[Grant] = field(default_factory=_Expiring)
-    retired: _Expiring[bool] = field(default_factory=_Expiring)
+    live: Expiring[Grant] = field(default_factory=Expiring)
+    retired: Expiring[bool] = field(default_factory=Expiring)
 
     def issue(self, grant: Grant, now: float) -> str:
         return self.live.put(grant, now, self.lifetime)
@@ -142,7 +142,7 @@ class RefreshTokens:
 class Sessions:
     """Sign-in sessions behind the issuer's cookie: prompt=none succeeds only with one."""
 
-    live: _Expiring[tuple[User, str]] = field(default_factory=_Expiring)
+    live: Expiring[tuple[User, str]] = field(default_factory=Expiring)
 
     def start(self, user: User, tenant: str, now: float) -> str:
         return self.live.put((user, tenant), now, SESSION_LIFETIME)

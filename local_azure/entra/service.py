@@ -12,7 +12,7 @@ from aiohttp import web
 
 from local_azure.entra.clients import ClientRegistry
 from local_azure.entra.discovery import MULTI_TENANT_ALIASES
-from local_azure.entra.grants import Codes, RefreshTokens, Sessions, User, _Expiring
+from local_azure.entra.grants import Codes, Expiring, RefreshTokens, Sessions, User
 from local_azure.entra.issuance import Signer
 
 
@@ -24,7 +24,7 @@ class EntraService:
     codes: Codes = field(default_factory=Codes)
     refresh_tokens: RefreshTokens = field(default_factory=RefreshTokens)
     sessions: Sessions = field(default_factory=Sessions)
-    pending: _Expiring[Any] = field(default_factory=_Expiring)  # sign-ins waiting for the user's pick
+    pending: Expiring[Any] = field(default_factory=Expiring)  # sign-ins waiting for the user's pick
     clock: Callable[[], float] = time.time
 
     @property
