@@ -1,6 +1,6 @@
 """`python -m benchmarks` (make bench): every benchmark, one after the other, each with its own services.
 
-    python -m benchmarks [token_issuance cold_start cleanup listing]
+python -m benchmarks [token_issuance cold_start cleanup listing]
 """
 
 from __future__ import annotations
