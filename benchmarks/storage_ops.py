@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         proxy = StorageProxyProcess.start(
             f"http://127.0.0.1:{stack.azurite.table_port}", log_file=stack.workdir / "storage_proxy.log"
         )
+        saved = dict(os.environ)
         try:
             env = stack.app_environment(TOKEN_RATE_PER_MINUTE="100000", AUTH_ADMIN_ROLE=ADMIN_ROLE)
             env["AzureWebJobsStorage"] = proxy.connection_string(stack.azurite.connection_string)
@@ -308,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             results = asyncio.run(count_all(functions, env, stack.local_azure, proxy))
         finally:
             proxy.stop()
+            os.environ.clear()
+            os.environ.update(saved)  # the next benchmark (make bench) starts from the same environment
     table = markdown(results)
     item = per_cleanup_item(results)
     print(table)
