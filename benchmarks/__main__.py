@@ -1,6 +1,6 @@
 """`python -m benchmarks` (make bench): every benchmark, one after the other, each with its own services.
 
-    python -m benchmarks [token_issuance cold_start cleanup listing]
+python -m benchmarks [token_issuance cold_start cleanup listing]
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import cleanup, cold_start, listing, token_issuance
+from benchmarks import cleanup, cold_start, listing, storage_ops, token_issuance
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "token_issuance": token_issuance.main,
+    "token_issuance_latency": lambda argv: token_issuance.main(["--latency", "azure", *argv]),
+    "storage_ops": storage_ops.main,
     "cold_start": cold_start.main,
     "cleanup": cleanup.main,
     "listing": listing.main,

@@ -42,7 +42,7 @@ COMMANDS = {
     "sdk_only": "import " + ", ".join(SDK_MODULES),
     "bare": "pass",
 }
-AIM_RATIO = 1.15
+AIM_RATIO = 1.05  # issue 23 item 6
 
 
 def app_settings_env() -> dict[str, str]:

@@ -166,6 +166,7 @@ class Services:
     host: HostProcess | None = None
     host_port: int | None = None
     app_env: dict[str, str] = field(default_factory=dict)
+    more_hosts: list[HostProcess] = field(default_factory=list)  # beyond the first, stopped with it
 
     def app_environment(self, **extra: str) -> dict[str, str]:
         """The app settings as `make run` would pass them: local_azure's endpoints, Azurite, a fresh table."""
@@ -185,26 +186,36 @@ class Services:
             },
         )
 
-    def start_devhost(self, env: dict[str, str]) -> HostProcess:
-        """The devhost serving the real function_app, settings from a copy of the sample (env wins)."""
+    def start_devhost(
+        self, env: dict[str, str], *, python: str | None = None, mode: str | None = None, name: str = "devhost"
+    ) -> HostProcess:
+        """The devhost serving the real function_app, settings from a copy of the sample (env wins).
+
+        `python` and `mode` choose the interpreter and `--mode` (worker: azure-functions-runtime on 3.13);
+        the first devhost started is `self.host`, later ones are kept in `more_hosts`.
+        """
         settings_file = self.workdir / "local.settings.json"
         shutil.copyfile(PROJECT_ROOT / "local.settings.sample.json", settings_file)
         port = free_port()
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        log = self.workdir / f"{name}.log"
         host = HostProcess.start_devhost(
             PROJECT_ROOT,
             port,
             settings=settings_file,
             env=full_env,
-            log_file=self.workdir / "devhost.log",
-            extra_args=["--no-web-build"],
+            log_file=log,
+            extra_args=["--no-web-build", *(["--mode", mode] if mode else [])],
+            python=python,
         )
-        self.host, self.host_port, self.app_env = host, port, env
+        if self.host is None:
+            self.host, self.host_port, self.app_env = host, port, env
+        else:
+            self.more_hosts.append(host)
         try:
-            host.wait_until_healthy("/api/health", timeout=60)
+            host.wait_until_healthy("/api/health", timeout=90)
         except BaseException:
             host.stop()
-            log = self.workdir / "devhost.log"
             if log.exists():
                 print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
@@ -237,6 +248,8 @@ def services(name: str, local_azure_args: Sequence[str] = ()) -> Iterator[Servic
         try:
             yield running
         finally:
+            for host in reversed(running.more_hosts):
+                host.stop()
             if running.host is not None:
                 running.host.stop()
             if running.azurite is not azurite:  # restarted by the benchmark (same data directory)
@@ -246,6 +259,11 @@ def services(name: str, local_azure_args: Sequence[str] = ()) -> Iterator[Servic
             with contextlib.suppress(Exception):
                 process.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def loopback_url(host: HostProcess) -> str:
+    """A host's base URL on 127.0.0.1 (HostProcess names it localhost, as Core Tools prints it)."""
+    return host.base_url.replace("localhost", "127.0.0.1")
 
 
 def run_python(code: str, env: dict[str, str], timeout: float = 120) -> float:

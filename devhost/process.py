@@ -35,8 +35,11 @@ class HostProcess:
         env: dict[str, str] | None = None,
         log_file: Path | None = None,
         extra_args: Sequence[str] = (),
+        python: str | None = None,
     ) -> HostProcess:
-        args = [devhost_python(), "-m", "devhost", "--port", str(port), "--app-dir", str(app_dir), *extra_args]
+        """`python -m devhost` (interpreter: `python`, else devhost_python()) in its own process group."""
+        args = [python or devhost_python(), "-m", "devhost", "--port", str(port), "--app-dir", str(app_dir)]
+        args += extra_args
         if settings is not None:
             args += ["--settings", str(settings)]
         return cls.spawn(args, port, env, log_file, cwd=Path(__file__).resolve().parent.parent)

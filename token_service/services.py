@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from token_service.acs.gateway import AcsCall, AcsGateway
 from token_service.auth.authenticator import CallerAuthenticator
-from token_service.cleanup.run import CleanupPolicy, StaleIdentityCleanup
 from token_service.clock import Clock, system_clock
 from token_service.identities.admin import IdentityAdmin
 from token_service.identities.users import UserIdentities
@@ -24,6 +23,9 @@ from token_service.registry import Registry
 from token_service.settings import Settings, SettingsError
 from token_service.telemetry.metrics import Telemetry, start_telemetry
 from token_service.telemetry.request_log import record_acs_call
+
+if TYPE_CHECKING:  # imported by cleanup(): a request never needs the cleanup's modules (cold start)
+    from token_service.cleanup.run import StaleIdentityCleanup
 
 log = logging.getLogger("token_service.startup")  # what stopped a worker from starting
 
@@ -48,6 +50,8 @@ class Services:
     def cleanup(self, kind: str = "timer", **overrides: Any) -> StaleIdentityCleanup:
         """The stale-identity cleanup as the settings define it; `overrides` change policy fields (CLI
         flags, tests). `kind` names the run in the cleanup lease (timer, repair, cli)."""
+        from token_service.cleanup.run import CleanupPolicy, StaleIdentityCleanup
+
         policy = replace(CleanupPolicy.from_settings(self.settings.cleanup), **overrides)
         return StaleIdentityCleanup(
             self.registry,

@@ -9,7 +9,6 @@ from typing import Any
 import azure.functions as func
 
 from token_service.http.endpoint import RequestContext, http_function
-from token_service.http.openapi import openapi_document
 from token_service.http.responses import json_response
 from token_service.http.routes import ANYONE, Reply, registered_routes
 from token_service.services import Services
@@ -59,4 +58,6 @@ async def health(req: func.HttpRequest, services: Services, context: RequestCont
     replies={200: Reply("OpenAPI 3.1", any_json=True)},
 )
 async def openapi(req: func.HttpRequest, services: Services, context: RequestContext) -> func.HttpResponse:
+    from token_service.http.openapi import openapi_document  # only this route needs it (cold start)
+
     return json_response(openapi_document(registered_routes(), services.settings))

@@ -21,7 +21,6 @@ from token_service.http.queries import (
 )
 from token_service.http.responses import json_response, no_content
 from token_service.http.routes import ADMIN, Reply
-from token_service.identities.erasure import erase_user
 from token_service.registry import BadContinuation
 from token_service.services import Services
 from token_service.telemetry.request_log import hash_user
@@ -99,6 +98,8 @@ async def erase_user_identities(
     await admin(req, services, context)
     key = user_key(req.route_params, services.settings.auth.issuers)
     who = hash_user(context.user_key) or "unknown"
+    from token_service.identities.erasure import erase_user  # operator-only: not loaded at start (cold start)
+
     await erase_user(services.registry, services.admin, key, who)
     return no_content()
 
