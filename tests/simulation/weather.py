@@ -19,7 +19,6 @@ class Fault(Enum):
     LOST = "lost"  # after: the call took effect, its response never arrives
     THROTTLED = "throttled"  # before (ACS): 429 with Retry-After
     NOT_FOUND = "not_found"  # before (ACS): a spurious 404
-    LATE = "late"  # after (ACS create): the caller hung up, the identity exists anyway
 
 
 class Weather(Protocol):
