@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tests.simulation.actors import current_actor
+from tests.simulation.actors import Actor, Instance, current_actor
 from tests.simulation.weather import Calm, Fault, Weather
 from token_service.acs.gateway import IssuedToken
 from token_service.errors import (
@@ -37,7 +37,7 @@ class AcsIdentity:
     acs_id: str
     created_at: datetime
     created_for: str | None  # the user whose request created it (None: admin or unknown)
-    created_by_instance: str
+    created_by: Instance | None
     last_issue_at: datetime
     revoked_at: datetime | None = None
     deleted_at: datetime | None = None
@@ -53,7 +53,8 @@ class AcsModel:
     weather: Weather = field(default_factory=Calm)
     identities: dict[str, AcsIdentity] = field(default_factory=dict)
     retry_after: int = 2
-    issued: list[tuple[str, datetime]] = field(default_factory=list)
+    issued: list[tuple[str, datetime, Actor | None]] = field(default_factory=list)
+    unanswered: set[str] = field(default_factory=set)  # creates whose caller never got the answer
     _created: int = 0
 
     async def close(self) -> None:
@@ -68,10 +69,14 @@ class AcsModel:
         actor = current_actor()
         now = self.clock()
         self.identities[acs_id] = AcsIdentity(
-            acs_id, now, actor.user if actor else None, actor.instance.name if actor else "", now
+            acs_id, now, actor.user if actor else None, actor.instance if actor else None, now
         )
         token = self._token(acs_id, minutes) if scopes else None
-        await self._after("create")
+        try:
+            await self._after("create")
+        except BaseException:
+            self.unanswered.add(acs_id)
+            raise
         return acs_id, token
 
     async def issue_token(self, user_id: str, scopes: Sequence[str], minutes: int | None) -> IssuedToken:
@@ -109,7 +114,7 @@ class AcsModel:
 
     def _token(self, acs_id: str, minutes: int | None) -> IssuedToken:
         now = self.clock()
-        self.issued.append((acs_id, now))
+        self.issued.append((acs_id, now, current_actor()))
         expires = now + timedelta(minutes=minutes or DEFAULT_MINUTES)
         return IssuedToken(f"sim-token-{len(self.issued)}", expires.isoformat(timespec="microseconds"))
 
@@ -119,7 +124,8 @@ class AcsModel:
             raise InvalidRequest("ACS rejected the request (InvalidIdentity)")
         actor = current_actor()
         if actor is not None:
-            actor.reached_acs = True
+            if actor.first_acs_at is None:
+                actor.first_acs_at = self.clock()
             actor.acs_calls.append(op)
         fault = await self.weather.before("acs", op)
         if fault is Fault.THROTTLED:

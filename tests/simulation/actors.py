@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass
@@ -22,7 +23,8 @@ class Actor:
     instance: Instance
     user: str | None = None  # the user key of a user's own request
     route: str = ""  # "token", "delete-me", "admin-delete", "erase", "cleanup", "repair"
-    reached_acs: bool = False
+    started: int = 0  # the scheduler's call count when the request began
+    first_acs_at: datetime | None = None  # simulated time of its first ACS call (None: it never reached ACS)
     acs_calls: list[str] = field(default_factory=list)
 
 
