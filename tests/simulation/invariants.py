@@ -106,8 +106,7 @@ class Invariants:
                 continue
             row = identities.get(acs_id)
             if row is None:
-                unanswered = acs_id in acs.unanswered or (identity.created_by is not None and identity.created_by.dead)
-                if unanswered:
+                if self._excused(acs_id, identities):
                     self.orphans += 1
                 else:
                     self.fail(
@@ -133,17 +132,25 @@ class Invariants:
             if any(a.user == user and a.started > answered for a in self.actors):
                 continue  # the user came back after the erasure: a new identity is theirs
             for identity in self.world.acs.identities.values():
-                if identity.live and identity.created_for == user:
+                if identity.live and identity.created_for == user and not self._excused(identity.acs_id, identities):
                     self.fail(ERASED, f"{user} erased, yet an identity made for them is live")
             for (pk, _rk), row in self.world.table.rows.items():
                 if any(value == user for value in row.values.values()):
                     self.fail(ERASED, f"{user} erased, yet row {pk[:12]}.. still names them (raw key)")
                     break
 
+    def _excused(self, acs_id: str, identities: dict[str, dict[str, Any]]) -> bool:
+        """The stated window: no row names it and its caller never got ACS's answer (killed or hung up)."""
+        identity = self.world.acs.identities[acs_id]
+        unanswered = acs_id in self.world.acs.unanswered or (
+            identity.created_by is not None and identity.created_by.dead
+        )
+        return unanswered and acs_id not in identities
+
     def _rows(self) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
         identities: dict[str, dict[str, Any]] = {}
         mappings: dict[str, dict[str, Any]] = {}
-        for (pk, _rk), row in self.world.table.rows.items():
+        for (pk, rk), row in self.world.table.rows.items():
             if pk != rk:
                 continue
             if pk.startswith(PREFIX):
