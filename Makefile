@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 RUN_ARGS ?=
 
-.PHONY: run test install lint bench local-azure clean web-build docs docs-serve client-test trust-dev-ca
+.PHONY: run test install lint bench local-azure clean web-build docs docs-serve client-test trust-dev-ca simulate
 
 install: $(PY_STAMP) $(NODE_STAMP) $(WEB_DIST) $(CHECKOV_STAMP)
 
@@ -84,6 +84,12 @@ test: docs install $(PY313_STAMP) client-test
 	DEVHOST_PYTHON=$(PY313) DEVHOST_MODE=worker $(PY) -m pytest $(DEVHOST_SUITES)
 	cd test-artifacts && for f in *.log; do mv "$$f" "$${f%.log}.worker-mode.log"; done
 	$(PY) -m pytest
+
+# The deterministic simulator (tests/simulation) for as many schedules as asked; `make test` runs 2,000.
+# No install prerequisite: it needs only .venv. A failing seed prints the command that replays its trace.
+SEEDS ?= 100000
+simulate:
+	$(PY) -m tests.simulation --seeds $(SEEDS)
 
 lint: install
 	$(PY) -m ruff check .

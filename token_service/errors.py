@@ -156,4 +156,3 @@ class TeamsExchangeRejected(ServiceError):
 
 class NotConfigured(ServiceError):
     status, code, title = 501, "not_configured", "This feature is not configured"
-

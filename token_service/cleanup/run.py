@@ -7,7 +7,8 @@ counts what it would take.
 
 One run at a time: a run takes the cleanup lease (registry/lease.py) before it starts, renews it while
 it runs and stops starting work if a renewal fails; a second run raises CleanupLeaseHeld naming the
-holder. At its end a run gives back the claims it left unfinished.
+holder. At its end a run gives back the claims it left unfinished. Its time budget runs on the event
+loop's clock (time.monotonic in production), so the simulator's virtual-time loop can drive it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -75,7 +75,7 @@ class StaleIdentityCleanup:
 
     async def _run(self) -> CleanupSummary:
         summary = CleanupSummary(dry_run=self._policy.dry_run, owner=self.owner)
-        started = time.monotonic()
+        started = asyncio.get_running_loop().time()
         deadline = started + self._policy.time_budget_seconds
         cutoff = self._policy.cutoff(self._clock())
         queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=self._policy.concurrency * 2)
@@ -97,7 +97,7 @@ class StaleIdentityCleanup:
             renewing.cancel()
         if self._lost:
             summary.stopped_early = "lease_lost"
-        summary.duration_seconds = round(time.monotonic() - started, 3)
+        summary.duration_seconds = round(asyncio.get_running_loop().time() - started, 3)
         log.info(summary.log_line())
         for name in ("scanned", "stale", "revoked", "deleted", "already_gone", "failed"):
             log.info(json.dumps({"event": "metric", "name": f"cleanup.{name}", "value": getattr(summary, name)}))
@@ -180,7 +180,7 @@ class StaleIdentityCleanup:
             summary.stopped_early = "lease_lost"
         elif taken >= self._policy.max_per_run:
             summary.stopped_early = "max_per_run"
-        elif time.monotonic() >= deadline:
+        elif asyncio.get_running_loop().time() >= deadline:
             summary.stopped_early = "time_budget"
         return summary.stopped_early is not None
 
@@ -189,7 +189,7 @@ class StaleIdentityCleanup:
             if self._lost:
                 summary.stopped_early = "lease_lost"
                 continue  # another run may hold the lease now: start nothing more
-            if time.monotonic() >= deadline:
+            if asyncio.get_running_loop().time() >= deadline:
                 summary.stopped_early = "time_budget"
                 continue  # drain: what is left stays consistent for the next run
             try:

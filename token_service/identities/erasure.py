@@ -20,9 +20,7 @@ class ErasureResult:
     deleted: list[str]
 
 
-async def erase_user(
-    registry: Registry, admin: IdentityAdmin, user_key: str, who: str
-) -> ErasureResult:
+async def erase_user(registry: Registry, admin: IdentityAdmin, user_key: str, who: str) -> ErasureResult:
     """The mapped identity first, then leftovers from the owner index; finally the mapping row itself (in
     any state: an idle row still names the user and keeps their rate windows)."""
     mapping = await registry.read_mapping(user_key)

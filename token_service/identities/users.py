@@ -30,7 +30,6 @@ import asyncio
 import logging
 import math
 import random
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -93,8 +92,9 @@ class UserIdentities:
 
     async def token_for_user(self, user_key: str, request: TokenRequest) -> UserToken:
         """Get-or-create the user's identity and issue a token for it."""
-        # Real time, not the injectable clock: this bounds how long a request waits.
-        deadline = time.monotonic() + WAIT_FOR_CREATOR.total_seconds()
+        # Real time (the loop's monotonic clock, virtual in the simulator), not the injectable clock:
+        # this bounds how long a request waits.
+        deadline = asyncio.get_running_loop().time() + WAIT_FOR_CREATOR.total_seconds()
         while True:
             mapping = await self._registry.read_mapping(user_key)
             now = self._clock()
@@ -105,7 +105,7 @@ class UserIdentities:
                 if mapping is not None and mapping.state == MappingState.CREATING and mapping.acs_id is None:
                     lease = mapping.lease_until
                     if lease is not None and lease > now:  # another call is creating it right now
-                        if time.monotonic() >= deadline:
+                        if asyncio.get_running_loop().time() >= deadline:
                             wait = math.ceil((lease - now).total_seconds())
                             raise RegistryUnavailable("this user's identity is being created", retry_after=wait)
                         await asyncio.sleep(POLL_INTERVAL_SECONDS)
@@ -118,7 +118,7 @@ class UserIdentities:
                 # Someone changed the mapping under us (or ACS lost its identity, now retired): read again,
                 # after a short random pause so that many concurrent calls of one user do not collide
                 # round after round.
-                if time.monotonic() >= deadline:
+                if asyncio.get_running_loop().time() >= deadline:
                     message = "this user's identity kept changing; try again"
                     raise RegistryUnavailable(message, retry_after=1) from changed
                 await asyncio.sleep(random.uniform(0, POLL_INTERVAL_SECONDS))

@@ -50,9 +50,7 @@ class CleanupLeaseHeld(Exception):
 class CleanupLease:
     """Acquire, renew and release the one cleanup lease row (all etag-conditional)."""
 
-    def __init__(
-        self, table: Table, owner: str, clock: Clock = system_clock, seconds: float = LEASE_SECONDS
-    ) -> None:
+    def __init__(self, table: Table, owner: str, clock: Clock = system_clock, seconds: float = LEASE_SECONDS) -> None:
         self._table = table
         self.owner = owner
         self._token = uuid.uuid4().hex  # two runs may share an owner string (same pid): the token tells them apart

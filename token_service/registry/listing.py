@@ -110,9 +110,7 @@ def _day_range(prefix: str, after: datetime | None, before: datetime | None) -> 
     return "PartitionKey ge @low and PartitionKey lt @high", {"low": low, "high": high}
 
 
-def _window(
-    prefix: str, field: str, after: datetime | None, before: datetime | None
-) -> tuple[str, dict[str, Any]]:
+def _window(prefix: str, field: str, after: datetime | None, before: datetime | None) -> tuple[str, dict[str, Any]]:
     """The day partitions of [after, before), with the row's own time `field` bounding the end days."""
     query, parameters = _day_range(prefix, after, before)
     if after is not None:
