@@ -119,6 +119,38 @@ async def test_bad_listing_queries_are_400_problems(ops: Ops, params: dict[str, 
     assert reply.json["code"] == code
 
 
+FUNCTION_KEY = "a-function-key-" + uuid.uuid4().hex  # the host checked it; the app only sees it pass by
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "route", "params", "status"),
+    [
+        ("list_identities", "GET", "identities", {"code": FUNCTION_KEY}, 200),
+        ("list_identities", "GET", "identities", {"pageSize": "1", "code": FUNCTION_KEY}, 200),
+        ("preview_cleanup", "GET", "cleanup/preview", {"code": FUNCTION_KEY}, 200),
+        ("metrics_snapshot", "GET", "metrics", {"code": FUNCTION_KEY}, 200),
+        ("erase_user_identities", "DELETE", "users/{userKey}", {"code": FUNCTION_KEY}, 204),
+    ],
+)
+async def test_the_function_key_in_code_is_accepted_on_every_operator_route(
+    ops: Ops, name: str, method: str, route: str, params: dict[str, str], status: int
+) -> None:
+    """`?code=` is how Azure's function URLs carry the key (docs/devhost.md); the host passes it on in
+    the query string, so a route that refuses unknown parameters must still take it, and never echo it."""
+    route_params = {"userKey": user_key(new_user())} if "{userKey}" in route else None
+    reply = await ops.caller.call(
+        name, method, route, token=ops.caller.admin_token(), params=params, route_params=route_params
+    )
+    assert reply.status == status, reply.body
+    assert FUNCTION_KEY not in reply.body.decode()
+    typo = await ops.caller.call(
+        name, method, route, token=ops.caller.admin_token(), params={**params, "cdoe": "x"}, route_params=route_params
+    )
+    if name != "erase_user_identities":  # that route reads no query (the host ignores what it does not know)
+        assert (typo.status, typo.json["code"]) == (400, "unknown_field"), typo.body
+        assert FUNCTION_KEY not in typo.body.decode()
+
+
 async def test_operator_routes_need_the_admin_role(ops: Ops) -> None:
     user = ops.caller.user_token(new_user())
     for name, method, route, route_params in [

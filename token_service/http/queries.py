@@ -1,7 +1,9 @@
 """What the operator routes accept: listing query parameters and user keys in paths.
 
 Query rule (as for bodies): unknown parameters are refused (400 `unknown_field`), so a typo such as
-`sate=active` never silently lists everything.
+`sate=active` never silently lists everything. `code` is not ours: it is the function key, as Azure's
+function URLs carry it; the host has checked it and passes it on in the query string, so every route
+that reads its query (all of them function-key routes) drops it unread, and never echoes it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ LIST_PARAMETERS = (
     "pageSize",
     "continuation",
 )
+FUNCTION_KEY_PARAMETER = "code"  # the Functions host's, beside the x-functions-key header
 MAX_CLAIM = 256
 MAX_CONTINUATION = 2048
 # RFC 3339 date-time (JSON Schema "date-time"): a zone is required.
@@ -72,15 +75,16 @@ def _moment(params: Mapping[str, str], name: str) -> datetime | None:
 
 
 def query_parameters(url: str, parsed: Mapping[str, str]) -> dict[str, str]:
-    """The query string as sent, empty values and repeats included.
+    """The query string as sent, empty values and repeats included, less the host's function key.
 
     Hosts differ: the Python worker drops `?state=` (empty) from `params`, which would turn a bad filter
     into no filter; the raw URL keeps it. A repeated name is refused rather than one of them chosen.
     """
     query = urlsplit(url).query
     if not query:
-        return dict(parsed)
-    pairs = parse_qsl(query, keep_blank_values=True)
+        return {name: value for name, value in parsed.items() if name != FUNCTION_KEY_PARAMETER}
+    sent = parse_qsl(query, keep_blank_values=True)
+    pairs = [(name, value) for name, value in sent if name != FUNCTION_KEY_PARAMETER]
     names = [name for name, _ in pairs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
