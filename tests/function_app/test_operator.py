@@ -104,6 +104,15 @@ async def test_a_continuation_is_bound_to_its_filters(ops: Ops) -> None:
         ({"pageSize": "0"}, "invalid_request"),
         ({"pageSize": "201"}, "invalid_request"),
         ({"pageSize": "ten"}, "invalid_request"),
+        ({"pageSize": "\u0665\u0660"}, "invalid_request"),  # Arabic-Indic 50: int() takes it, the schema does not
+        ({"pageSize": "\uff11"}, "invalid_request"),  # fullwidth 1
+        ({"pageSize": "+5"}, "invalid_request"),
+        ({"pageSize": "5 "}, "invalid_request"),
+        ({"createdAfter": "2026-01-01T00:00:00." + "1" * 3000 + "Z"}, "invalid_request"),
+        ({"createdAfter": "2026-01-01T00:00:00.1234567891Z"}, "invalid_request"),  # ten fraction digits
+        ({"createdAfter": "2026-01-01 00:00:00Z"}, "invalid_request"),  # RFC 3339's ABNF: T, not a space
+        ({"createdAfter": "2026-01-01T00:00:00.\u0665Z"}, "invalid_request"),
+        ({"lastActivityBefore": "\u0662026-01-01T00:00:00Z"}, "invalid_request"),
         ({"continuation": "not base64!"}, "invalid_continuation"),
         ({"continuation": "bm90IGpzb24"}, "invalid_continuation"),
         ({"createdAfter": "yesterday"}, "invalid_request"),
@@ -149,6 +158,14 @@ async def test_the_function_key_in_code_is_accepted_on_every_operator_route(
     if name != "erase_user_identities":  # that route reads no query (the host ignores what it does not know)
         assert (typo.status, typo.json["code"]) == (400, "unknown_field"), typo.body
         assert FUNCTION_KEY not in typo.body.decode()
+
+
+@pytest.mark.parametrize(
+    "moment", ["2026-01-01T00:00:00Z", "2026-01-01t00:00:00z", "2026-01-01T00:00:00.123456789+02:00"]
+)
+async def test_rfc3339_date_times_are_accepted(ops: Ops, moment: str) -> None:
+    reply = await ops.list_page(createdAfter=moment, pageSize="200")
+    assert reply.status == 200, reply.body
 
 
 async def test_operator_routes_need_the_admin_role(ops: Ops) -> None:

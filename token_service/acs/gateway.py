@@ -40,6 +40,7 @@ from token_service.errors import (
     UpstreamUnavailable,
 )
 from token_service.platform.transport import transport_options
+from token_service.scalars import retry_after_seconds
 
 T = TypeVar("T")
 
@@ -133,11 +134,7 @@ class _CredentialFailures:
 
 def _retry_after_seconds(error: HttpResponseError) -> int:
     headers = getattr(error.response, "headers", None) or {}
-    raw = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(1, int(float(raw))) if raw is not None else 1
-    except ValueError:
-        return 1
+    return retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
 
 
 class AcsGateway:
