@@ -30,7 +30,7 @@ class Ops(ClockedRuntime):
     async def all_pages(self, **params: str) -> tuple[list[str], int]:
         ids: list[str] = []
         pages = 0
-        continuation: str | None = None
+        continuation: str | None = params.pop("continuation", None)
         while True:
             query = {**params, **({"continuation": continuation} if continuation else {})}
             reply = await self.list_page(**query)
@@ -94,6 +94,24 @@ async def test_a_continuation_is_bound_to_its_filters(ops: Ops) -> None:
     forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
     reply = await ops.list_page(state="active", continuation=forged)
     assert (reply.status, reply.json["code"]) == (400, "invalid_continuation")
+
+
+async def test_a_continuation_without_a_next_row_key_resumes_at_its_partition(ops: Ops) -> None:
+    """Table Storage may continue with NextPartitionKey alone (azure-data-tables: RowKey None); Azurite
+    never sends one but takes one, resuming at the start of that partition, as the service documents.
+    Made here from a real continuation of this listing, its row key dropped."""
+    days = [NOW - timedelta(days=n) for n in (3, 2, 1)]
+    made = [await ops.admin_identity(day) for day in days for _ in range(2)]
+    window = {"createdAfter": (NOW - timedelta(days=4)).isoformat(), "pageSize": "1"}
+    first = await ops.list_page(**window)
+    assert first.status == 200 and first.json["continuation"], first.body
+    token = first.json["continuation"]
+    payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    assert set(payload["t"]) == {"PartitionKey", "RowKey"}  # a real one: Azurite's own encoding of the keys
+    payload["t"]["RowKey"] = None
+    partition_only = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    ids, pages = await ops.all_pages(**window, continuation=partition_only)
+    assert sorted(ids) == sorted(made) and pages >= 6  # from the start of the first day's partition
 
 
 @pytest.mark.parametrize(

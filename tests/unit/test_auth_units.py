@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 from typing import Any
 
 import pytest
 
+from token_service.auth.authenticator import CallerAuthenticator
 from token_service.auth.claims import principal_from_claims
 from token_service.auth.keys import discovery_url
 from token_service.errors import Unauthenticated
@@ -76,3 +80,42 @@ def test_app_only_detection(overrides: dict[str, Any], app_only: bool) -> None:
 def test_not_access_tokens_or_no_user(overrides: dict[str, Any]) -> None:
     with pytest.raises(Unauthenticated):
         principal_from_claims(_claims(**overrides))
+
+
+def _platform_principal(header: bytes | str) -> Any:
+    """App Service Authentication's X-MS-CLIENT-PRINCIPAL, judged with platform auth on (no I/O: the
+    header needs no keys)."""
+    encoded = header if isinstance(header, str) else base64.b64encode(header).decode()
+    authenticator = CallerAuthenticator([V2], ["api://acs-token-service"], platform_auth_enabled=True)
+    return asyncio.run(authenticator.authenticate({"x-ms-client-principal": encoded}))
+
+
+def test_a_client_principal_is_read_into_jwt_claims() -> None:
+    claims = [
+        {"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": "o-1"},
+        {"typ": "http://schemas.microsoft.com/identity/claims/tenantid", "val": "t-1"},
+        {"typ": "http://schemas.microsoft.com/identity/claims/scope", "val": "access_as_user"},
+        {"typ": "azp", "val": "client-1"},
+        {"typ": "roles", "val": "TokenService.Admin"},
+    ]
+    principal = _platform_principal(json.dumps({"claims": claims}).encode())
+    assert principal.user_key == "oid:t-1:o-1" and principal.roles == {"TokenService.Admin"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"[" * 1000,  # RecursionError in json.loads: a 500
+        b'{"claims": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"claims": [{"typ": ["oid"], "val": "o"}]}',  # an unhashable claim type: TypeError
+        b'{"claims": [{"typ": "oid", "val": {"x": 1}}]}',
+        b'{"claims": [{"typ": "azp", "val": "c"}], "role_typ": ["roles"]}',
+        b'{"claims": "none"}',
+        b"[]",
+        b"\xff\xfe",
+        "not base64 ***",
+    ],
+)
+def test_a_malformed_client_principal_is_unauthenticated_not_a_crash(header: bytes | str) -> None:
+    with pytest.raises(Unauthenticated):
+        _platform_principal(header)

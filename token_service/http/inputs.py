@@ -30,6 +30,7 @@ from token_service.errors import (
     UnknownField,
     UnsupportedMediaType,
 )
+from token_service.json_text import nesting_depth
 from token_service.scalars import json_integer
 from token_service.settings import Settings
 
@@ -50,7 +51,7 @@ def read_json_object(req: func.HttpRequest, allowed: frozenset[str] = frozenset(
     content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(f"content type {content_type!r} is not JSON")
-    if _nesting_depth(raw) > MAX_BODY_DEPTH:
+    if nesting_depth(raw) > MAX_BODY_DEPTH:
         raise InvalidRequest(f"the body nests deeper than {MAX_BODY_DEPTH} levels")
     try:
         # Numbers with a fraction or exponent as Decimal: the text decides what they are (60.000000000000001
@@ -68,29 +69,6 @@ def read_json_object(req: func.HttpRequest, allowed: frozenset[str] = frozenset(
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
-
-
-def _nesting_depth(raw: bytes) -> int:
-    """The deepest array/object nesting of a JSON text, in one pass without recursion (brackets inside
-    strings do not count). Malformed text is left for the parser to refuse."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return deepest
 
 
 def token_request(req: func.HttpRequest, settings: Settings) -> TokenRequest:
