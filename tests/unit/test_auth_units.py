@@ -11,8 +11,9 @@ import pytest
 
 from token_service.auth.authenticator import CallerAuthenticator
 from token_service.auth.claims import principal_from_claims
+from token_service.auth.issuers import is_entra_issuer
 from token_service.auth.keys import discovery_url
-from token_service.errors import Unauthenticated
+from token_service.errors import MissingOid, Unauthenticated
 from token_service.settings import Settings, SettingsError
 
 V1 = "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/"
@@ -58,9 +59,41 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 def test_user_keys_are_namespaced_and_tenant_qualified() -> None:
     assert principal_from_claims(_claims()).user_key == "oid:t1:o1"
     assert principal_from_claims(_claims(tid="t2")).user_key == "oid:t2:o1"
-    assert principal_from_claims(_claims(oid=None)).user_key == f"sub:{V2}:s1"
-    assert principal_from_claims(_claims(tid=None)).user_key == f"sub:{V2}:s1"  # an oid without its tenant
     assert principal_from_claims(_claims()).object_id == "o1"  # bare, for the Teams exchange
+    other = "https://issuer.example/"
+    assert principal_from_claims(_claims(iss=other, oid=None)).user_key == f"sub:{other}:s1"
+    assert principal_from_claims(_claims(iss=other, tid=None)).user_key == f"sub:{other}:s1"  # oid, no tenant
+
+
+@pytest.mark.parametrize("issuer", [V1, V2])
+@pytest.mark.parametrize("missing", ["oid", "tid"])
+def test_entra_tokens_need_oid_and_tid(issuer: str, missing: str) -> None:
+    """sub is pairwise and oid comes only with the profile scope: no sub: fallback for Entra."""
+    with pytest.raises(MissingOid, match="profile"):
+        principal_from_claims(_claims(iss=issuer, **{missing: None}))
+
+
+@pytest.mark.parametrize(
+    ("issuer", "entra"),
+    [
+        (V1, True),
+        (V2, True),
+        ("https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", True),
+        ("https://login.partner.microsoftonline.cn/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", True),
+        ("https://sts.chinacloudapi.cn/72f988bf-86f1-41af-91ab-2d7cd011db47/", True),
+        ("https://LOGIN.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", True),
+        ("https://contoso.ciamlogin.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", True),
+        ("http://127.0.0.1:8123/issuer/72f988bf-86f1-41af-91ab-2d7cd011db47/", True),  # the local stand-in
+        ("http://127.0.0.1:8123/issuer/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", True),
+        ("http://127.0.0.1:8123/issuer/not-entra/v2.0", False),
+        ("https://login.microsoftonline.com.evil.example/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", False),
+        ("https://contoso.b2clogin.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/", False),
+        ("https://accounts.google.com", False),
+        ("https://issuer.example/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", False),
+    ],
+)
+def test_which_issuers_are_entra(issuer: str, entra: bool) -> None:
+    assert is_entra_issuer(issuer) is entra
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ async function signIn(config: DemoConfig, userId: string): Promise<string> {
   if (!config.issuerMintUrl) {
     throw new Error("No dev issuer configured: start with `make run`, or open this page with ?mintUrl=…");
   }
-  const body: Record<string, unknown> = { sub: userId, name: userId, lifetime_seconds: 8 * 3600 };
+  const body: Record<string, unknown> = { sub: userId, oid: userId, name: userId, lifetime_seconds: 8 * 3600 };
   if (config.audience) body.aud = config.audience;
   const response = await fetch(config.issuerMintUrl, {
     method: "POST",
