@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 RUN_ARGS ?=
 
-.PHONY: run test install lint bench local-azure clean web-build docs docs-serve
+.PHONY: run test install lint bench local-azure clean web-build docs docs-serve client-test trust-dev-ca
 
 install: $(PY_STAMP) $(NODE_STAMP) $(WEB_DIST) $(CHECKOV_STAMP)
 
@@ -48,7 +48,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 # The demo page: bundled by esbuild into web/dist (gitignored), rebuilt when its sources change.
-$(WEB_DIST): $(NODE_STAMP) web/build.mjs web/index.html web/style.css $(wildcard web/src/*.ts)
+$(WEB_DIST): $(NODE_STAMP) web/build.mjs web/index.html web/style.css $(wildcard web/src/*.ts) $(wildcard clients/js/src/*.ts)
 	node web/build.mjs
 
 web-build: $(NODE_STAMP)
@@ -71,8 +71,15 @@ docs: $(PY_STAMP)
 docs-serve: $(PY_STAMP)
 	$(PY) -m mkdocs serve --strict --dev-addr 127.0.0.1:8000
 
-test: docs install $(PY313_STAMP)
+# The token client for frontends (clients/js): esbuild + tsc into clients/js/dist, then its unit tests.
+# Needs node_modules (`make install`; `test` installs first); no stamp prerequisite, so it never runs npm ci.
+client-test:
+	node clients/js/build.mjs
+	node --test clients/js/test/
+
+test: docs install $(PY313_STAMP) client-test
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo 'make: chromium not installed; browser tests will fail'
+	@command -v certutil >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss3-tools >/dev/null; } || echo 'make: certutil (libnss3-tools) not installed; the trust-dev-ca test is skipped'
 	rm -f test-artifacts/*.worker-mode.log
 	DEVHOST_PYTHON=$(PY313) DEVHOST_MODE=worker $(PY) -m pytest $(DEVHOST_SUITES)
 	cd test-artifacts && for f in *.log; do mv "$$f" "$${f%.log}.worker-mode.log"; done
@@ -84,6 +91,11 @@ lint: install
 
 local-azure: install
 	$(PY) -m local_azure --data-dir .local/azure
+
+# Let this user's Chromium and Firefox trust local_azure's dev CA (the local issuer is https); needs
+# certutil (libnss3-tools). Touches only ~/.pki/nssdb and ~/.mozilla/firefox profiles. ARGS=--remove undoes it.
+trust-dev-ca: $(PY_STAMP)
+	$(PY) -m devtools.trust_dev_ca $(ARGS)
 
 bench: install
 	$(PY) -m benchmarks

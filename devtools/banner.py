@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import urllib.parse
 
 from devhost.settings import LocalSettings
 from local_azure.settings_file import LocalAzureSettings
@@ -65,14 +66,19 @@ def summary(
         "Dev sign-in (the local issuer mints tokens for any user):",
         f"  USER_TOKEN=$(curl -s -X POST {mint} -H 'Content-Type: application/json' \\",
         f"      -d {shlex.quote(user_body)} | {extract})",
-        f"  curl -s -X POST {base_url}/api/token -H \"Authorization: Bearer $USER_TOKEN\" \\",
+        f'  curl -s -X POST {base_url}/api/token -H "Authorization: Bearer $USER_TOKEN" \\',
         "      -H 'Content-Type: application/json' -d '{\"scopes\": [\"voip\"]}'",
         "",
         "Admin token (role " + role + ") for /api/identities, together with the function key:",
         f"  ADMIN_TOKEN=$(curl -s -X POST {mint} -H 'Content-Type: application/json' \\",
         f"      -d {shlex.quote(admin_body)} | {extract})",
-        f"  curl -s -X POST {base_url}/api/identities -H \"Authorization: Bearer $ADMIN_TOKEN\" \\",
+        f'  curl -s -X POST {base_url}/api/identities -H "Authorization: Bearer $ADMIN_TOKEN" \\',
         f"      -H 'x-functions-key: {key}' -H 'Content-Type: application/json' -d '{{}}'",
+        "",
+        *spa_lines(lazure, demo_url),
+        "",
+        "Operator (client credentials, app-only token with the admin role), as against Entra:",
+        f"  .venv/bin/python -m devtools.operator_example --url {base_url} --function-key {key}",
         "",
         "Seed quickstart through the function URLs:",
         f"  .venv/bin/python -m devtools.quickstart --url {base_url} --function-key {key} \\",
@@ -83,3 +89,19 @@ def summary(
         "",
     ]
     return "\n".join(lines)
+
+
+def spa_lines(lazure: LocalAzureSettings, demo_url: str) -> list[str]:
+    """What a SPA's MSAL configuration needs to sign in against the local issuer, and how to trust it."""
+    registered = lazure.spa_redirect_uris.split(",")
+    redirect = f"{demo_url}/demo/" if f"{demo_url}/demo/" in registered else registered[0]
+    return [
+        "SPA sign-in with @azure/msal-browser (auth code + PKCE; the issuer's page picks a user):",
+        f"  auth.authority         {lazure.authority}",
+        f"  auth.knownAuthorities  [{json.dumps(urllib.parse.urlsplit(lazure.issuer_origin).netloc)}]",
+        f"  auth.clientId          {lazure.spa_client_id}",
+        f"  auth.redirectUri       {redirect}  (registered: {', '.join(registered)})",
+        f"  scopes                 [{json.dumps(lazure.api_scope)}]",
+        f"  The issuer is https under local_azure's dev CA ({lazure.ca_cert_file}): `make trust-dev-ca`",
+        "  makes this user's Chromium and Firefox trust it (see docs/auth.md).",
+    ]

@@ -28,6 +28,7 @@ from devhost.settings import ensure_settings_file, load_settings
 from devtools.app_settings import app_settings
 from devtools.banner import summary
 from local_azure.azurite import AzuriteProcess
+from local_azure.entra.clients import spa_redirect_uris
 from local_azure.process import LocalAzureProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--azurite-ports", default="10000,10001,10002", help="blob,queue,table")
     parser.add_argument("--acs-port", type=int, default=7443)
-    parser.add_argument("--local-port", type=int, default=7444, help="managed identity + dev issuer")
+    parser.add_argument("--local-port", type=int, default=7444, help="managed identity + the issuer's mint endpoint")
+    parser.add_argument("--issuer-port", type=int, default=7445, help="dev sign-in issuer (HTTPS, Entra's layout)")
     parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="Azurite data, CA, logs")
     parser.add_argument("--settings", type=Path, default=Path("local.settings.json"))
     parser.add_argument("--host", choices=("auto", "func", "devhost"), default="auto")
@@ -124,8 +126,15 @@ def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
     ports = tuple(int(port) for port in args.azurite_ports.split(","))
     if len(ports) != 3:
         raise ValueError("--azurite-ports takes three ports: blob,queue,table")
-    wanted = {"function host": args.port, "Azurite blob": ports[0], "Azurite queue": ports[1],
-              "Azurite table": ports[2], "ACS stand-in": args.acs_port, "managed identity/issuer": args.local_port}
+    wanted = {
+        "function host": args.port,
+        "Azurite blob": ports[0],
+        "Azurite queue": ports[1],
+        "Azurite table": ports[2],
+        "ACS stand-in": args.acs_port,
+        "managed identity/mint": args.local_port,
+        "dev sign-in issuer": args.issuer_port,
+    }
     use_func = args.host == "func" or (args.host == "auto" and shutil.which("func") is not None)
     demo_port = args.demo_port or args.port + 1
     if use_func:
@@ -137,10 +146,11 @@ def start_everything(args: argparse.Namespace, stack: Stack) -> HostProcess:
     )
     stack.add("Azurite", azurite.stop)
     print("make run: starting local_azure (ACS stand-in, managed identity, dev issuer)…", flush=True)
+    ports_args = ["--acs-port", str(args.acs_port), "--local-port", str(args.local_port),
+                  "--issuer-port", str(args.issuer_port)]  # fmt: skip
+    redirects = [arg for uri in spa_redirect_uris((args.port, demo_port)) for arg in ("--spa-redirect-uri", uri)]
     local = LocalAzureProcess.start(
-        state / "azure",
-        extra_args=["--acs-port", str(args.acs_port), "--local-port", str(args.local_port)],
-        log_file=logs / "local_azure.log",
+        state / "azure", extra_args=[*ports_args, *redirects], log_file=logs / "local_azure.log"
     )
     stack.add("local_azure", local.stop)
     base_url = f"http://localhost:{args.port}"

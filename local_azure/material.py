@@ -35,6 +35,8 @@ class Material:
     acs_key: SigningKey
     mi_key: SigningKey
     issuer_key: SigningKey
+    operator_secret: str  # the operator daemon's client secret (client credentials)
+    operator_key: SigningKey  # the daemon's certificate credential: its key and self-signed certificate
     tls: TlsFiles
 
 
@@ -43,12 +45,19 @@ def _new_identity() -> dict[str, str]:
 
 
 def _ids(path: Path) -> dict[str, object]:
-    if path.exists():
-        stored = read_json(path)
-        if isinstance(stored, dict):
-            return stored
+    """The stored ids and secrets; ones added since the data dir was made are generated and stored too."""
+    stored: object = read_json(path) if path.exists() else {}
+    if not isinstance(stored, dict):
         raise ValueError(f"{path} is not a JSON object")
-    created: dict[str, object] = {
+    missing = {name: value for name, value in _new_ids().items() if name not in stored}
+    if missing:
+        stored = {**stored, **missing}
+        write_json_atomic(path, stored, mode=0o600)
+    return stored
+
+
+def _new_ids() -> dict[str, object]:
+    return {
         "resource_id": str(uuid.uuid4()),
         "access_key": base64.b64encode(secrets.token_bytes(64)).decode("ascii"),
         "tenant_id": str(uuid.uuid4()),
@@ -58,15 +67,21 @@ def _ids(path: Path) -> dict[str, object]:
         "acs_kid": str(100 + secrets.randbelow(900)),
         "mi_kid": secrets.token_hex(8),
         "issuer_kid": secrets.token_hex(8),
+        "operator_secret": secrets.token_urlsafe(32),
+        "operator_kid": secrets.token_hex(8),
     }
-    write_json_atomic(path, created, mode=0o600)
-    return created
 
 
 def _identity(value: object) -> ManagedIdentity:
     if not isinstance(value, dict):
         raise ValueError("malformed managed identity in material.json")
     return ManagedIdentity(str(value["client_id"]), str(value["object_id"]))
+
+
+def operator_credential_files(data_dir: Path) -> tuple[Path, Path]:
+    """The operator daemon's certificate and private key (PEM), for MSAL's certificate credential."""
+    keys = data_dir / "keys"
+    return keys / "operator-client-cert.pem", keys / "operator-client-key.pem"
 
 
 def load_or_create_material(data_dir: Path) -> Material:
@@ -84,5 +99,7 @@ def load_or_create_material(data_dir: Path) -> Material:
         acs_key=load_or_create_signing_key(keys, "acs-signing", str(ids["acs_kid"])),
         mi_key=load_or_create_signing_key(keys, "mi-signing", str(ids["mi_kid"])),
         issuer_key=load_or_create_signing_key(keys, "issuer-signing", str(ids["issuer_kid"])),
+        operator_secret=str(ids["operator_secret"]),
+        operator_key=load_or_create_signing_key(keys, "operator-client", str(ids["operator_kid"])),
         tls=load_or_create_tls(keys),
     )

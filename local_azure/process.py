@@ -51,9 +51,7 @@ class LocalAzureProcess:
             if log_file:
                 out.close()  # type: ignore[union-attr]
         try:
-            settings = settings_file.wait_for(
-                path, process.pid, timeout, alive=lambda: process.poll() is None
-            )
+            settings = settings_file.wait_for(path, process.pid, timeout, alive=lambda: process.poll() is None)
         except BaseException:
             _stop(process, 10)
             raise

@@ -1,7 +1,8 @@
-"""Runs both servers in one process: ACS (HTTPS) and local (HTTP: managed identity, dev issuer).
+"""Runs the servers in one process: ACS (HTTPS), the dev sign-in issuer (HTTPS, Entra's layout on its
+own origin) and local (HTTP: managed identity, the issuer's mint endpoint).
 
 Binds its sockets first (so port 0 resolves to real ports before anything is built), writes the
-settings file once both listen, and exits 0 on SIGTERM/SIGINT.
+settings file once all listen, and exits 0 on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -36,10 +37,21 @@ from local_azure.acs.teams import TEAMS_AUDIENCE, TeamsExchange
 from local_azure.acs.tokens import AcsTokens
 from local_azure.appinsights import add_appinsights_routes
 from local_azure.cli import Config, parse_args
-from local_azure.entra.issuer import DEFAULT_AUDIENCE, ISSUER, IssuerService, add_issuer_routes, cors_middleware
+from local_azure.entra.app import build_entra_app
+from local_azure.entra.clients import DEFAULT_SPA_PORTS, local_clients, spa_redirect_uris
+from local_azure.entra.issuance import Signer
+from local_azure.entra.issuer import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_TENANT_ID,
+    ISSUER,
+    IssuerService,
+    add_mint_routes,
+    cors_middleware,
+)
 from local_azure.entra.managed_identity import MI_SERVICE, MiService, add_managed_identity_routes
 from local_azure.entra.mi_tokens import MiTokens
-from local_azure.material import Material, load_or_create_material
+from local_azure.entra.service import EntraService
+from local_azure.material import Material, load_or_create_material, operator_credential_files
 
 log = logging.getLogger("local_azure")
 
@@ -74,13 +86,17 @@ def build_acs_app(
 
 def build_local_app(material: Material, mi_tokens: MiTokens, issuer: str) -> web.Application:
     app = web.Application(middlewares=[cors_middleware])
-    app[MI_SERVICE] = MiService(
-        mi_tokens, material.identity_header, material.system_identity, material.user_identity
-    )
+    app[MI_SERVICE] = MiService(mi_tokens, material.identity_header, material.system_identity, material.user_identity)
     app[ISSUER] = IssuerService(material.issuer_key, issuer)
     add_managed_identity_routes(app)
-    add_issuer_routes(app)
+    add_mint_routes(app)
     return app
+
+
+def build_issuer_app(material: Material, origin: str, config: Config) -> web.Application:
+    redirect_uris = config.spa_redirect_uris or spa_redirect_uris(DEFAULT_SPA_PORTS)
+    clients = local_clients(redirect_uris, material.operator_secret, material.operator_key.certificate)
+    return build_entra_app(EntraService(Signer(material.issuer_key, origin), DEFAULT_TENANT_ID, clients))
 
 
 async def serve(config: Config) -> int:
@@ -90,23 +106,28 @@ async def serve(config: Config) -> int:
     host = "127.0.0.1" if config.host == "localhost" else config.host
     material = load_or_create_material(data_dir)
     store = IdentityStore(data_dir / "state.sqlite3")
-    acs_sock, local_sock = _bind(host, config.acs_port), _bind(host, config.local_port)
-    acs_port, local_port = acs_sock.getsockname()[1], local_sock.getsockname()[1]
-    issuer = f"http://{host}:{local_port}/issuer"  # the dev issuer's base; its issuers are below it
+    socks = [_bind(host, port) for port in (config.acs_port, config.local_port, config.issuer_port)]
+    acs_port, local_port, issuer_port = (sock.getsockname()[1] for sock in socks)
+    issuer = f"https://{host}:{issuer_port}"  # the dev issuer's origin; its issuers are below it
     mi_tokens = MiTokens(material.mi_key, material.tenant_id, config.mi_token_lifetime)
     runners = [
         web.AppRunner(build_acs_app(material, store, mi_tokens, issuer, config), access_log=None),
         web.AppRunner(build_local_app(material, mi_tokens, issuer), access_log=None),
+        web.AppRunner(build_issuer_app(material, issuer, config), access_log=None),
     ]
+    tls = material.tls.server_context()
     try:
         for runner in runners:
             await runner.setup()
-        await web.SockSite(
-            runners[0], acs_sock, ssl_context=material.tls.server_context(), backlog=1024
-        ).start()
-        await web.SockSite(runners[1], local_sock, backlog=1024).start()
+        await web.SockSite(runners[0], socks[0], ssl_context=tls, backlog=1024).start()
+        await web.SockSite(runners[1], socks[1], backlog=1024).start()
+        await web.SockSite(runners[2], socks[2], ssl_context=tls, backlog=1024).start()
+        operator_cert, operator_key = operator_credential_files(data_dir)
         settings = settings_file.build(
-            pid=os.getpid(), host=host, acs_port=acs_port, local_port=local_port,
+            pid=os.getpid(), host=host, acs_port=acs_port, local_port=local_port, issuer_port=issuer_port,
+            spa_redirect_uris=config.spa_redirect_uris or spa_redirect_uris(DEFAULT_SPA_PORTS),
+            operator_secret=material.operator_secret, operator_cert_file=operator_cert,
+            operator_key_file=operator_key,
             access_key=material.access_key, resource_id=material.resource_id,
             ca_cert_file=material.tls.ca_cert, identity_header=material.identity_header,
             user_client_id=material.user_identity.client_id, tenant_id=material.tenant_id,
@@ -116,8 +137,9 @@ async def serve(config: Config) -> int:
         settings_file.write(path, settings)
         print(json.dumps(settings.to_json(), indent=2), flush=True)
         log.info(
-            "local_azure listening: ACS %s, local http://%s:%s", settings.acs_endpoint, host, local_port
-        )
+            "local_azure listening: ACS %s, issuer %s, local http://%s:%s",
+            settings.acs_endpoint, issuer, host, local_port,
+        )  # fmt: skip
         await _until_signalled()
     finally:
         for runner in reversed(runners):
@@ -139,7 +161,5 @@ async def _until_signalled() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return asyncio.run(serve(config))

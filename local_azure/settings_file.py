@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,21 @@ class LocalAzureSettings:
     managed_identity_client_id: str
     issuer: str  # Entra v2 shape: the default of minted tokens
     issuer_v1: str
+    issuer_origin: str  # https://127.0.0.1:<port>: the issuer's own origin, Entra's path layout below it
+    authority: str  # <origin>/<tenant>: MSAL's `authority` (knownAuthorities: the origin's host:port)
     issuer_mint_url: str
     auth_issuer: str  # both issuers, comma-separated: what AUTH_ISSUER accepts locally
     auth_audience: str  # the App ID URI and the client id: what AUTH_AUDIENCE accepts locally
     app_id_uri: str
     api_client_id: str
     issuer_tenant_id: str
+    api_scope: str  # the delegated scope a SPA asks for
+    spa_client_id: str
+    spa_redirect_uris: str  # comma-separated, as registered for the SPA client
+    operator_client_id: str
+    operator_client_secret: str
+    operator_certificate_file: str  # PEM certificate of the operator daemon's certificate credential
+    operator_key_file: str  # its private key (PEM, mode 0600)
     default_audience: str
     teams_audience: str
     acs_control_url: str
@@ -102,9 +111,7 @@ def read_if_present(path: Path | None = None) -> LocalAzureSettings | None:
         return None
 
 
-def wait_for(
-    path: Path, pid: int, timeout: float, alive: Callable[[], bool] | None = None
-) -> LocalAzureSettings:
+def wait_for(path: Path, pid: int, timeout: float, alive: Callable[[], bool] | None = None) -> LocalAzureSettings:
     """Poll until `path` holds settings written by process `pid`; `alive()` False aborts early."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,6 +133,11 @@ def build(
     host: str,
     acs_port: int,
     local_port: int,
+    issuer_port: int,
+    spa_redirect_uris: Sequence[str],
+    operator_secret: str,
+    operator_cert_file: Path,
+    operator_key_file: Path,
     access_key: str,
     resource_id: str,
     ca_cert_file: Path,
@@ -138,8 +150,9 @@ def build(
 ) -> LocalAzureSettings:
     acs = f"https://{host}:{acs_port}"
     local = f"http://{host}:{local_port}"
-    base = f"{local}/issuer"
-    v1, v2 = issuer.v1_issuer(base, issuer.DEFAULT_TENANT_ID), issuer.v2_issuer(base, issuer.DEFAULT_TENANT_ID)
+    origin = f"https://{host}:{issuer_port}"
+    tenant = issuer.DEFAULT_TENANT_ID
+    v1, v2 = issuer.v1_issuer(origin, tenant), issuer.v2_issuer(origin, tenant)
     return LocalAzureSettings(
         pid=pid,
         acs_endpoint=acs,
@@ -151,12 +164,21 @@ def build(
         managed_identity_client_id=user_client_id,
         issuer=v2,  # the default mint shape (v2 user tokens)
         issuer_v1=v1,
-        issuer_mint_url=f"{base}/mint",
+        issuer_origin=origin,
+        authority=f"{origin}/{tenant}",
+        issuer_mint_url=f"{local}/issuer/mint",
         auth_issuer=f"{v1},{v2}",  # AUTH_ISSUER / AUTH_AUDIENCE accepting both of Entra's token versions
         auth_audience=f"{default_audience},{issuer.API_CLIENT_ID}",
         app_id_uri=default_audience,
         api_client_id=issuer.API_CLIENT_ID,
-        issuer_tenant_id=issuer.DEFAULT_TENANT_ID,
+        issuer_tenant_id=tenant,
+        api_scope=issuer.API_SCOPE,
+        spa_client_id=issuer.DEFAULT_CLIENT_APP_ID,
+        spa_redirect_uris=",".join(spa_redirect_uris),
+        operator_client_id=issuer.OPERATOR_CLIENT_ID,
+        operator_client_secret=operator_secret,
+        operator_certificate_file=str(operator_cert_file.resolve()),
+        operator_key_file=str(operator_key_file.resolve()),
         default_audience=issuer.API_CLIENT_ID,  # `aud` of default (v2) minted tokens
         teams_audience=teams_audience,
         acs_control_url=f"{acs}/_local/faults",
@@ -165,7 +187,7 @@ def build(
         acs_identities_url=f"{acs}/_local/identities",
         acs_stats_url=f"{acs}/_local/stats",
         mi_faults_url=f"{local}/msi/_faults",
-        issuer_jwks_url=f"{base}/keys",
+        issuer_jwks_url=f"{origin}/{tenant}/discovery/v2.0/keys",
         tenant_id=tenant_id,
         data_dir=str(data_dir.resolve()),
     )

@@ -33,8 +33,7 @@ class FaultSettings:
     latency_ms: float = 0
     rate_limits: dict[str, dict[str, float]] = field(
         default_factory=lambda: {
-            op: {"limit": limit, "window_seconds": window}
-            for op, (limit, window) in DEFAULT_RATE_LIMITS.items()
+            op: {"limit": limit, "window_seconds": window} for op, (limit, window) in DEFAULT_RATE_LIMITS.items()
         }
     )
     error_rate: float = 0.0
@@ -104,9 +103,7 @@ def _rate_limits(current: dict[str, dict[str, float]], value: Any) -> dict[str, 
         if "limit" in limit:
             entry["limit"] = int(_number(limit["limit"], f"rate_limits.{op}.limit", 0, 10**9))
         if "window_seconds" in limit:
-            entry["window_seconds"] = _number(
-                limit["window_seconds"], f"rate_limits.{op}.window_seconds", 0.001, 86400
-            )
+            entry["window_seconds"] = _number(limit["window_seconds"], f"rate_limits.{op}.window_seconds", 0.001, 86400)
         merged[op] = entry
     return merged
 

@@ -39,20 +39,12 @@ class TeamsExchange:
         except jwt.ExpiredSignatureError as error:
             raise AcsError(401, "TokenExpired", "The Teams user's access token has expired.") from error
         except jwt.PyJWTError as error:
-            raise AcsError(
-                401, "InvalidAccessToken", f"The Teams user's access token is invalid: {error}."
-            ) from error
+            raise AcsError(401, "InvalidAccessToken", f"The Teams user's access token is invalid: {error}.") from error
         if claims.get("aud") != TEAMS_AUDIENCE:
-            raise AcsError(
-                401, "InvalidAccessToken", f"The access token's audience must be {TEAMS_AUDIENCE}."
-            )
+            raise AcsError(401, "InvalidAccessToken", f"The access token's audience must be {TEAMS_AUDIENCE}.")
         if claims.get("appid") != app_id:
-            raise AcsError(
-                400, "AppIdMismatch", "The appId does not match the appid claim of the access token."
-            )
+            raise AcsError(400, "AppIdMismatch", "The appId does not match the appid claim of the access token.")
         oid = claims.get("oid")
         if oid != user_id:
-            raise AcsError(
-                400, "UserIdMismatch", "The userId does not match the oid claim of the access token."
-            )
+            raise AcsError(400, "UserIdMismatch", "The userId does not match the oid claim of the access token.")
         return self._tokens.mint(f"orgid:{oid}", TEAMS_SCOPES, time.time(), float(claims["exp"]))

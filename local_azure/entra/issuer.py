@@ -1,16 +1,15 @@
-"""Dev sign-in issuer: Entra ID's two issuer identities (v1 and v2) for one local tenant, with their OIDC
-discovery documents, a shared JWKS, and a local-only mint endpoint.
+"""Dev sign-in issuer: the claims of Entra ID's tokens for one local tenant, and a local-only mint endpoint.
 
 Entra signs v1 access tokens as `https://sts.windows.net/<tid>/` (trailing slash) and v2 tokens as
 `https://login.microsoftonline.com/<tid>/v2.0`; the two differ in host and path but share their keys.
-Locally both live under one loopback base, so they differ in path only:
+Locally both live on the issuer's own HTTPS origin (see entra/app.py), so they differ in path only:
 
-    v1  <base>/issuer/<tid>/        discovery  <base>/issuer/<tid>/.well-known/openid-configuration
-    v2  <base>/issuer/<tid>/v2.0    discovery  <base>/issuer/<tid>/v2.0/.well-known/openid-configuration
+    v1  https://127.0.0.1:<port>/<tid>/        v2  https://127.0.0.1:<port>/<tid>/v2.0
 
-Any tenant path is served (as Entra serves every tenant), so multi-tenant tests can mint for another
-`tid`. The claim shapes follow Entra's access and ID token references; see `mint_claims`. CORS is
-open on /issuer/* so a local page can call mint.
+Any tenant is served (as Entra serves every tenant), so multi-tenant tests can mint for another
+`tid`. The claim shapes follow Entra's access and ID token references; see `mint_claims`, which the
+OAuth endpoints use too. `POST /issuer/mint` lives on the plain-http local listener (CORS open) so
+tests and the demo page can mint without a sign-in.
 """
 
 from __future__ import annotations
@@ -35,12 +34,11 @@ DEFAULT_AUDIENCE = "api://acs-token-service"  # the API's App ID URI: v1 `aud`
 REQUIRED_SCOPE = "access_as_user"
 # The client that signs users in (the demo page, a SPA): `azp` (v2) / `appid` (v1) of user tokens.
 DEFAULT_CLIENT_APP_ID = "0c9a8b7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"
+API_SCOPE = f"{DEFAULT_AUDIENCE}/{REQUIRED_SCOPE}"  # what a SPA asks for
+ADMIN_ROLE = "TokenService.Admin"  # the API's app role (AUTH_ADMIN_ROLE's sample value)
+# The operator daemon (client credentials): its id is fixed, its secret and certificate generated (material.py).
+OPERATOR_CLIENT_ID = "3f6e2d1c-0b9a-4c8d-9e7f-6a5b4c3d2e1f"
 KINDS = ("v1", "v2", "app", "id")
-CLAIMS_SUPPORTED = (
-    "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
-    "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
-    "c_hash", "email",
-)  # fmt: skip
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -49,18 +47,18 @@ CORS_HEADERS = {
 }
 
 
-def v1_issuer(base: str, tenant_id: str) -> str:
-    return f"{base}/{tenant_id}/"
+def v1_issuer(origin: str, tenant_id: str) -> str:
+    return f"{origin}/{tenant_id}/"
 
 
-def v2_issuer(base: str, tenant_id: str) -> str:
-    return f"{base}/{tenant_id}/v2.0"
+def v2_issuer(origin: str, tenant_id: str) -> str:
+    return f"{origin}/{tenant_id}/v2.0"
 
 
 @dataclass(frozen=True)
 class IssuerService:
     key: SigningKey
-    base: str  # http://127.0.0.1:<port>/issuer
+    base: str  # the issuer's origin, https://127.0.0.1:<port>: its issuers are below it
     tenant_id: str = DEFAULT_TENANT_ID
 
     @property
@@ -88,51 +86,6 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
-def discovery_document(base: str, tenant_id: str, version: str) -> dict[str, Any]:
-    """Entra's openid-configuration, field for field where it matters to a validator."""
-    v2 = version == "2.0"
-    issuer = v2_issuer(base, tenant_id) if v2 else v1_issuer(base, tenant_id)
-    oauth = f"{base}/{tenant_id}/oauth2" + ("/v2.0" if v2 else "")
-    document: dict[str, Any] = {
-        "token_endpoint": f"{oauth}/token",
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "jwks_uri": f"{base}/{tenant_id}/discovery/v2.0/keys" if v2 else f"{base}/common/discovery/keys",
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": issuer,
-        "request_uri_parameter_supported": False,
-        "authorization_endpoint": f"{oauth}/authorize",
-        "device_authorization_endpoint": f"{oauth}/devicecode",
-        "http_logout_supported": True,
-        "frontchannel_logout_supported": True,
-        "end_session_endpoint": f"{oauth}/logout",
-        "claims_supported": list(CLAIMS_SUPPORTED),
-        "tenant_region_scope": "EU",
-        "cloud_instance_name": "microsoftonline.com",
-        "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": "graph.microsoft.com",
-        "rbac_url": "https://pas.windows.net",
-    }
-    if not v2:
-        document["userinfo_endpoint"] = f"{base}/{tenant_id}/openid/userinfo"
-    return document
-
-
-def _base(request: web.Request) -> str:
-    return request.app[ISSUER].base
-
-
-async def discovery_v1(request: web.Request) -> web.Response:
-    return web.json_response(discovery_document(_base(request), request.match_info["tid"], "1.0"))
-
-
-async def discovery_v2(request: web.Request) -> web.Response:
-    return web.json_response(discovery_document(_base(request), request.match_info["tid"], "2.0"))
-
-
 async def keys(request: web.Request) -> web.Response:
     return web.json_response(request.app[ISSUER].key.jwks())
 
@@ -145,7 +98,7 @@ def _bad(message: str) -> web.Response:
 _OVERRIDABLE = ("oid", "sub", "name", "appid", "azp", "scp", "tid", "idtyp", "nonce", "preferred_username")
 
 
-def _pairwise_sub(tenant_id: str, oid: str, client_app: str) -> str:
+def pairwise_sub(tenant_id: str, oid: str, client_app: str) -> str:
     """Entra's `sub` is pairwise: stable per user and application, and never equal to `oid`."""
     return b64url(hashlib.sha256(f"{tenant_id}|{oid}|{client_app}".encode()).digest())
 
@@ -211,7 +164,7 @@ def mint_claims(body: Any, base: str, default_tenant: str, now: float) -> dict[s
         if not body.get("sub") and not body.get("oid"):
             raise ValueError("sub (or oid) is required")
         oid = body.get("oid")
-        subject = body.get("sub") or _pairwise_sub(tenant_id, str(oid), client_app)
+        subject = body.get("sub") or pairwise_sub(tenant_id, str(oid), client_app)
     iat = int(now)
     claims: dict[str, Any] = {
         "aud": aud,
@@ -256,10 +209,7 @@ async def mint(request: web.Request) -> web.Response:
     return web.json_response({"access_token": service.key.sign(claims, x5t=True), "expires_on": claims["exp"]})
 
 
-def add_issuer_routes(app: web.Application) -> None:
-    app.router.add_get("/issuer/{tid}/.well-known/openid-configuration", discovery_v1)
-    app.router.add_get("/issuer/{tid}/v2.0/.well-known/openid-configuration", discovery_v2)
-    app.router.add_get("/issuer/common/discovery/keys", keys)
-    app.router.add_get("/issuer/{tid}/discovery/v2.0/keys", keys)
+def add_mint_routes(app: web.Application) -> None:
+    """The local-only routes on the plain-http listener; discovery and OAuth live on the HTTPS origin."""
     app.router.add_get("/issuer/keys", keys)
     app.router.add_post("/issuer/mint", mint)

@@ -84,9 +84,7 @@ async def get_faults(request: web.Request) -> web.Response:
 async def put_faults(request: web.Request) -> web.Response:
     body = await request.json()
     status = body.get("error_status") if isinstance(body, dict) else "missing"
-    if status is not None and (
-        isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599
-    ):
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
         return web.json_response({"error": "error_status must be null or an HTTP error status"}, status=400)
     request.app[MI_SERVICE].error_status = status
     return web.json_response({"error_status": status})

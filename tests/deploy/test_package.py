@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -96,3 +97,12 @@ def test_without_funcignore_everything_ships(project_copy: Path) -> None:
     (project_copy / ".funcignore").unlink()
     files = package_files(project_copy)
     assert ".local/azure/keys/ca.pem" in files and ".venv/lib/site.py" in files
+
+
+def test_deploy_docs_state_the_package_size_within_a_fifth() -> None:
+    """docs/deploy.md says "about N KB zipped": hold it to the package this checkout builds."""
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    stated = re.search(r"about (\d+) KB\s+zipped", text)
+    assert stated is not None, "docs/deploy.md no longer states the package size"
+    measured_kb = len(build_zip(ROOT)) / 1000
+    assert abs(measured_kb - int(stated.group(1))) <= measured_kb / 5, f"the package is {measured_kb:.0f} KB"

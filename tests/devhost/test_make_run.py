@@ -59,9 +59,10 @@ def group_members(pgid: int) -> set[int]:
 
 
 def test_make_run_starts_answers_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
-    port, blob, queue, table, acs, local = (free_port() for _ in range(6))
+    port, blob, queue, table, acs, local, issuer = (free_port() for _ in range(7))
     run_args = (
         f"--port {port} --azurite-ports {blob},{queue},{table} --acs-port {acs} --local-port {local} "
+        f"--issuer-port {issuer} "
         f"--state-dir {tmp_path / 'state'} --settings {tmp_path / 'local.settings.json'} --host devhost"
     )
     (tmp_path / "home").mkdir()
@@ -83,6 +84,9 @@ def test_make_run_starts_answers_and_stops_cleanly_on_sigint(tmp_path: Path) -> 
             time.sleep(0.2)
         output = "".join(lines)
         assert f"http://localhost:{port}/api/token" in output and f"http://localhost:{port}/demo/" in output
+        assert f"auth.authority         https://127.0.0.1:{issuer}/" in output
+        assert f'auth.knownAuthorities  ["127.0.0.1:{issuer}"]' in output
+        assert f"auth.redirectUri       http://localhost:{port}/demo/" in output and "make trust-dev-ca" in output
         assert "AccountKey" not in output and "Eby8vdM02" not in output
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=30) as response:
             assert response.status == 200
@@ -119,10 +123,11 @@ def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path
         f'exec "{devhost_python()}" -m devhost --port "$port" --settings "{tmp_path / "local.settings.json"}" "$@"\n'
     )
     fake.chmod(0o755)
-    port, demo_port, blob, queue, table, acs, local = (free_port() for _ in range(7))
+    port, demo_port, blob, queue, table, acs, local, issuer = (free_port() for _ in range(8))
     args = [
         sys.executable, "-m", "devtools.run", "--port", str(port), "--demo-port", str(demo_port),
         "--azurite-ports", f"{blob},{queue},{table}", "--acs-port", str(acs), "--local-port", str(local),
+        "--issuer-port", str(issuer),
         "--state-dir", str(tmp_path / "state"), "--settings", str(tmp_path / "local.settings.json"),
     ]  # fmt: skip
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}

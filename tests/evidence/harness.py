@@ -78,11 +78,12 @@ def start_devhost(
     )
 
 
-def start_local_azure(data_dir: Path, log_file: Path, ports: tuple[int, int] | None = None) -> LocalAzureProcess:
-    """A private local_azure; with `ports` (ACS, local) it can be stopped and started again at the same address."""
+def start_local_azure(data_dir: Path, log_file: Path, ports: tuple[int, int, int] | None = None) -> LocalAzureProcess:
+    """A private local_azure; with `ports` (ACS, local, issuer) it can be stopped and started again at the
+    same address (the issuer's port is part of AUTH_ISSUER)."""
     args: Sequence[str] = ()
     if ports is not None:
-        args = ("--acs-port", str(ports[0]), "--local-port", str(ports[1]))
+        args = ("--acs-port", str(ports[0]), "--local-port", str(ports[1]), "--issuer-port", str(ports[2]))
     return LocalAzureProcess.start(data_dir, extra_args=args, log_file=log_file)
 
 

@@ -66,7 +66,7 @@ class Stack:
     artifacts: Path
     local_azure: LocalAzureProcess
     local_azure_dir: Path
-    local_azure_ports: tuple[int, int]
+    local_azure_ports: tuple[int, int, int]
     azurite: AzuriteProcess
     azurite_dir: Path
     devhost: Devhost
@@ -310,7 +310,7 @@ def identity_changes(ledger_before: dict[str, str | None], outcomes: list[Outcom
 def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("faults")
     azurite = AzuriteProcess.start(tmp / "azurite", log_file=artifacts_dir / "azurite-faults.log")
-    ports = (free_port(), free_port())
+    ports = (free_port(), free_port(), free_port())
     local_azure = start_local_azure(tmp / "local_azure", artifacts_dir / "local_azure-faults.log", ports)
     running: Stack | None = None
     try:

@@ -29,7 +29,9 @@ def test_discovery_names_exactly_its_issuer_and_serves_the_shared_keys(
     document = local_azure.request("GET", issuer.rstrip("/") + "/.well-known/openid-configuration")
     assert document["issuer"] == issuer
     for field in ("authorization_endpoint", "token_endpoint", "jwks_uri", "end_session_endpoint"):
-        assert document[field].startswith(settings.issuer.split("/issuer/")[0]), field
+        assert document[field].startswith(settings.authority + "/"), field
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert {"authorization_code", "refresh_token", "client_credentials"} <= set(document["grant_types_supported"])
     assert document["id_token_signing_alg_values_supported"] == ["RS256"]
     assert document["subject_types_supported"] == ["pairwise"]
     jwks = local_azure.request("GET", document["jwks_uri"])

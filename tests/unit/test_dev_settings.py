@@ -15,7 +15,10 @@ from local_azure.settings_file import LocalAzureSettings
 
 def sample(tmp_path: Path) -> LocalAzureSettings:
     return settings_file.build(
-        pid=42, host="127.0.0.1", acs_port=7443, local_port=7444, access_key="a2V5", resource_id="res-1",
+        pid=42, host="127.0.0.1", acs_port=7443, local_port=7444, issuer_port=7445,
+        spa_redirect_uris=["http://localhost:7071/demo/"], operator_secret="s3cret",
+        operator_cert_file=tmp_path / "op.pem", operator_key_file=tmp_path / "op-key.pem",
+        access_key="a2V5", resource_id="res-1",
         ca_cert_file=tmp_path / "ca.pem", identity_header="header-1", user_client_id="client-1",
         tenant_id="tenant-1", default_audience="api://acs-token-service",
         teams_audience="https://auth.msft.communication.azure.com", data_dir=tmp_path,
@@ -29,7 +32,8 @@ def test_the_file_round_trips_with_the_same_keys(tmp_path: Path) -> None:
     on_disk = json.loads(path.read_text())
     assert on_disk["acs_endpoint"] == "https://127.0.0.1:7443"
     assert on_disk["issuer_mint_url"] == "http://127.0.0.1:7444/issuer/mint"
-    assert len(on_disk) == 27 and on_disk == settings.to_json()
+    assert on_disk["authority"] == "https://127.0.0.1:7445/7e5f1c2a-9b3d-4e6f-8a1b-2c3d4e5f6a7b"
+    assert len(on_disk) == 36 and on_disk == settings.to_json()
     assert settings_file.read(path) == settings
     assert settings_file.read_if_present(path) == settings
     assert settings_file.read_if_present(tmp_path / "absent.json") is None
@@ -68,6 +72,15 @@ def test_app_settings_maps_the_generated_values(tmp_path: Path) -> None:
     assert "AUTH_AUDIENCE" not in app_settings(local, "AccountName=x;", audience=False)
     assert app_settings(local, "AccountName=x;")["AUTH_AUDIENCE"] == f"api://acs-token-service,{local.api_client_id}"
     assert local.auth_issuer == f"{local.issuer_v1},{local.issuer}"
+    assert local.issuer == "https://127.0.0.1:7445/7e5f1c2a-9b3d-4e6f-8a1b-2c3d4e5f6a7b/v2.0"
+
+
+def test_the_sample_settings_name_the_issuers_make_run_serves(tmp_path: Path) -> None:
+    """local.settings.sample.json's AUTH_ISSUER is what local_azure publishes on make run's issuer port."""
+    sample_file = Path(__file__).resolve().parents[2] / "local.settings.sample.json"
+    values = json.loads(sample_file.read_text())["Values"]
+    assert values["AUTH_ISSUER"] == sample(tmp_path).auth_issuer
+    assert values["AUTH_AUDIENCE"] == sample(tmp_path).auth_audience
 
 
 def test_cors_follows_the_ports_of_the_run_and_keeps_the_configured_origins() -> None:

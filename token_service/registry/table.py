@@ -86,10 +86,17 @@ class Table:
         await self._service.close()
 
     async def ensure(self) -> None:
+        """Create the table on first use (local runs). In Azure the deployment creates it and the app's
+        role is scoped to that one table, which need not include creating tables: a 403 here means "not
+        ours to create", and the row operations that follow say whether the table is really there."""
         if self._ready:
             return
         with storage_errors():
-            await self._service.create_table_if_not_exists(self._table.table_name)
+            try:
+                await self._service.create_table_if_not_exists(self._table.table_name)
+            except HttpResponseError as error:
+                if error.status_code != 403:
+                    raise
         self._ready = True
 
     async def get(self, partition: str, row: str) -> Any:

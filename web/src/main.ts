@@ -1,5 +1,6 @@
-// Demo page: dev sign-in, POST /api/token, and AzureCommunicationTokenCredential refreshing proactively.
-import { AzureCommunicationTokenCredential } from "@azure/communication-common";
+// Demo page: dev sign-in, then the token client (clients/js) fetches the ACS token and keeps
+// AzureCommunicationTokenCredential refreshing proactively, through retries, outages and sleep.
+import { createTokenCredential, type TokenEvent, type TokenSession } from "../../clients/js/src/index";
 import { setUpOperator } from "./operator";
 import { problem } from "./problem";
 
@@ -12,19 +13,13 @@ interface DemoConfig {
   functionKey: string | null;
 }
 
-interface TokenResponse {
-  communicationUserId: string;
-  token: string;
-  expiresOn: string;
-}
-
 // What @azure/communication-common's AutoRefreshTokenCredential does (dist/browser/autoRefreshTokenCredential.js):
 // it reads `exp` from the JWT, refreshes 10 minutes before it, or at half the remaining lifetime once inside
 // those 10 minutes. Shown on the page only; the SDK schedules the refreshes itself.
 const EXPIRING_SOON_MS = 10 * 60 * 1000;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
-let credential: AzureCommunicationTokenCredential | null = null;
+let credential: TokenSession | null = null;
 let bearer = "";
 let currentExpiry = 0;
 let countdownTimer: ReturnType<typeof setInterval> | null = null;
@@ -45,11 +40,14 @@ async function loadConfig(): Promise<DemoConfig> {
   };
 }
 
+// The dev issuer stands in for MSAL's acquireTokenSilent: a new Entra token whenever the client asks.
+// ?entraLifetime=<seconds> mints short-lived ones (the browser tests let one expire to see the 401 path).
 async function signIn(config: DemoConfig, userId: string): Promise<string> {
   if (!config.issuerMintUrl) {
     throw new Error("No dev issuer configured: start with `make run`, or open this page with ?mintUrl=…");
   }
-  const body: Record<string, unknown> = { sub: userId, oid: userId, name: userId, lifetime_seconds: 8 * 3600 };
+  const lifetime = Number(new URLSearchParams(location.search).get("entraLifetime") ?? 8 * 3600);
+  const body: Record<string, unknown> = { sub: userId, oid: userId, name: userId, lifetime_seconds: lifetime };
   if (config.audience) body.aud = config.audience;
   const response = await fetch(config.issuerMintUrl, {
     method: "POST",
@@ -60,35 +58,58 @@ async function signIn(config: DemoConfig, userId: string): Promise<string> {
   return (await response.json()).access_token as string;
 }
 
-async function fetchToken(config: DemoConfig, signal?: AbortSignal): Promise<TokenResponse> {
-  const response = await fetch(`${config.apiBase}/api/token`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${bearer}` },
-    body: JSON.stringify({ scopes: config.scopes, expiresInMinutes: config.expiresInMinutes }),
-    signal,
-  });
-  if (!response.ok) throw new Error(`POST /api/token failed: ${await problem(response, "title")}`);
-  return (await response.json()) as TokenResponse;
-}
-
-function jwtExpiry(token: string): number {
-  const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-  return JSON.parse(atob(payload.padEnd(Math.ceil(payload.length / 4) * 4, "="))).exp * 1000;
-}
-
-function record(kind: "initial" | "refresh", token: TokenResponse): void {
-  currentExpiry = jwtExpiry(token.token);
+function record(kind: "initial" | "refresh", reason: string, communicationUserId: string, expiresOnTimestamp: number): void {
+  currentExpiry = expiresOnTimestamp;
   const item = document.createElement("li");
   item.dataset.kind = kind;
-  const label = kind === "initial" ? "Token issued at sign-in" : "Proactive refresh";
+  item.dataset.reason = reason;
+  const label = kind === "initial" ? "Token issued at sign-in" : `Refreshed (${reason})`;
   item.textContent = `${new Date().toISOString()} — ${label}; expires ${new Date(currentExpiry).toISOString()}`;
   $("refreshes").append(item);
-  $("acs-user-id").textContent = token.communicationUserId;
-  $("expires-at").textContent = `${new Date(currentExpiry).toLocaleString()} (API: ${token.expiresOn})`;
+  $("acs-user-id").textContent = communicationUserId;
+  $("expires-at").textContent = new Date(currentExpiry).toLocaleString();
   const untilWindow = currentExpiry - EXPIRING_SOON_MS - Date.now();
   const next = Date.now() + (untilWindow > 0 ? untilWindow : (currentExpiry - Date.now()) / 2);
   $("next-refresh").textContent = new Date(next).toLocaleTimeString();
   tick();
+}
+
+const STATUS_TEXT = {
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  failed: "Refresh failed; trying again",
+  "sign-in-required": "Sign in again",
+} as const;
+
+function showStatus(state: keyof typeof STATUS_TEXT, detail = ""): void {
+  $("token-status").dataset.state = state;
+  $("token-status").textContent = STATUS_TEXT[state] + (detail ? ` — ${detail}` : "");
+}
+
+/** The client's events as the UI shows them: the history, a status line, and a log of retries. */
+function onTokenEvent(event: TokenEvent): void {
+  const item = document.createElement("li");
+  item.dataset.event = event.type;
+  const time = new Date().toISOString();
+  if (event.type === "refreshed") {
+    record(event.reason === "initial" ? "initial" : "refresh", event.reason, event.communicationUserId, event.expiresOnTimestamp);
+    showStatus("connected");
+    item.dataset.reason = event.reason;
+    item.textContent = `${time} — refreshed (${event.reason}, ${event.attempts} attempt${event.attempts === 1 ? "" : "s"})`;
+  } else if (event.type === "retrying") {
+    item.dataset.code = event.code;
+    item.dataset.waitMs = String(event.waitMs);
+    const wait = `${(event.waitMs / 1000).toFixed(1)} s`;
+    showStatus("reconnecting", `${event.code}, next attempt in ${wait}`);
+    item.textContent = `${time} — attempt ${event.attempt} failed (${event.status ?? "no response"} ${event.code}); retrying in ${wait}`;
+  } else {
+    item.dataset.code = event.code;
+    const next = event.nextAttemptInMs;
+    if (next === null) showStatus("sign-in-required", event.error.message);
+    else showStatus("failed", `${event.code}, next attempt in ${(next / 1000).toFixed(1)} s`);
+    item.textContent = `${time} — refresh failed (${event.code})${next === null ? "" : `; next attempt in ${(next / 1000).toFixed(1)} s`}`;
+  }
+  $("token-events").append(item);
 }
 
 function tick(): void {
@@ -113,31 +134,30 @@ function signOut(): void {
   if (countdownTimer) clearInterval(countdownTimer);
   $("session").hidden = true;
   $("refreshes").replaceChildren();
+  $("token-events").replaceChildren();
   $("sign-in").hidden = false;
 }
 
 async function start(config: DemoConfig, userId: string): Promise<void> {
   $("error").hidden = true;
   bearer = await signIn(config, userId);
-  const first = await fetchToken(config);
+  credential = await createTokenCredential({
+    serviceUrl: config.apiBase || location.origin,
+    // A fresh token for every attempt is the client's rule; the demo re-mints only when asked to force
+    // (after a 401), as MSAL's silent call would return its cached token until then.
+    getAccessToken: async ({ forceRefresh }) => {
+      if (forceRefresh || !bearer) bearer = await signIn(config, userId);
+      return bearer;
+    },
+    scopes: config.scopes,
+    expiresInMinutes: config.expiresInMinutes,
+    onEvent: onTokenEvent,
+  });
+  // For the browser console (and the browser tests): what a Chat or Calling client would be given.
+  (window as unknown as { tokenCredential: TokenSession }).tokenCredential = credential;
   $("signed-in-as").textContent = userId;
   $("sign-in").hidden = true;
   $("session").hidden = false;
-  record("initial", first);
-  credential = new AzureCommunicationTokenCredential({
-    token: first.token,
-    refreshProactively: true,
-    tokenRefresher: async (abortSignal) => {
-      try {
-        const next = await fetchToken(config, abortSignal as AbortSignal | undefined);
-        record("refresh", next);
-        return next.token;
-      } catch (error) {
-        showError(error);
-        throw error;
-      }
-    },
-  });
   countdownTimer = setInterval(tick, 1000);
 }
 
