@@ -85,7 +85,10 @@ def test_entra_tokens_need_oid_and_tid(issuer: str, missing: str) -> None:
         ("https://contoso.ciamlogin.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", True),
         ("http://127.0.0.1:8123/issuer/72f988bf-86f1-41af-91ab-2d7cd011db47/", True),  # the local stand-in
         ("http://127.0.0.1:8123/issuer/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", True),
+        ("https://127.0.0.1:7445/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", True),  # its own HTTPS origin
+        ("https://localhost:7445/72f988bf-86f1-41af-91ab-2d7cd011db47/", True),
         ("http://127.0.0.1:8123/issuer/not-entra/v2.0", False),
+        ("https://127.0.0.1:7445/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/extra", False),
         ("https://login.microsoftonline.com.evil.example/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", False),
         ("https://contoso.b2clogin.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/", False),
         ("https://accounts.google.com", False),
