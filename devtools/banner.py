@@ -48,8 +48,8 @@ def summary(
     audience = (values.get("AUTH_AUDIENCE") or lazure.default_audience).split(",")[0]
     role = values.get("AUTH_ADMIN_ROLE") or "TokenService.Admin"
     key = local.keys.default_function_key
-    user_body = json.dumps({"sub": "alice", "aud": audience})
-    admin_body = json.dumps({"sub": "admin", "aud": audience, "roles": [role]})
+    user_body = json.dumps({"sub": "alice", "oid": "alice", "aud": audience})
+    admin_body = json.dumps({"sub": "admin", "oid": "admin", "aud": audience, "roles": [role]})
     extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
     lines = [
         "",

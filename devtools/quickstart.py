@@ -109,7 +109,7 @@ def admin_token(args: argparse.Namespace, config: dict[str, Any]) -> str:
         )
     audience = args.audience or config.get("audience") or os.environ.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE
     body = {
-        "sub": "quickstart-admin", "name": "Quickstart admin", "roles": [args.admin_role],
+        "sub": "quickstart-admin", "oid": "quickstart-admin", "name": "Quickstart admin", "roles": [args.admin_role],
         "aud": audience.split(",")[0],
     }  # fmt: skip
     _, minted = call("POST", str(mint), body)

@@ -103,14 +103,15 @@ class LocalAzureProcess:
         lifetime_seconds: int = 3600,
         **claims: Any,
     ) -> str:
+        """A user access token as Entra writes it for a client that asked for the `profile` scope: with
+        `oid` (the app refuses Entra user tokens without one), `sub` unless `oid` is given."""
         body: dict[str, Any] = {
             "sub": sub,
             "roles": list(roles),
             "lifetime_seconds": lifetime_seconds,
             **claims,
         }
-        if oid is not None:
-            body["oid"] = oid
+        body["oid"] = oid if oid is not None else sub
         if aud is not None:
             body["aud"] = aud
         result = self.request("POST", self.settings.issuer_mint_url, body)

@@ -12,7 +12,8 @@ caller but a generic 500. The tree (status in brackets):
     │   ├── InvalidContinuation [400 invalid_continuation]
     │   └── InvalidUserKey [400 invalid_user_key]
     ├── Unauthenticated [401 unauthenticated]
-    │   └── NoToken [401 unauthenticated, challenge without an error code]
+    │   ├── NoToken [401 unauthenticated, challenge without an error code]
+    │   └── MissingOid [401 missing_oid]
     ├── TeamsExchangeRejected [401 teams_token_rejected]
     ├── Forbidden [403 forbidden]
     │   ├── InsufficientScope [403 insufficient_scope]
@@ -107,6 +108,10 @@ class Unauthenticated(ServiceError):
 
 class NoToken(Unauthenticated):
     challenge = REALM
+
+
+class MissingOid(Unauthenticated):
+    code, title = "missing_oid", "The Entra ID token does not name the user by oid and tid"
 
 
 class Forbidden(ServiceError):

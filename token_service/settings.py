@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from token_service.acs.rules import ACS_SCOPES, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES
+from token_service.scalars import ascii_integer
 
 ACS_CREDENTIALS = ("managed_identity", "developer")
 DEFAULT_CLEANUP_RATE = 10  # per second, for revokes and for deletes: 300 of ACS's 500 per 30 s
@@ -257,10 +258,9 @@ class _Reader:
         raw = self.optional(name)
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{name}: not an integer") from None
+        value = ascii_integer(raw, 18)
+        if value is None:
+            raise SettingsError(f"{name}: not an integer (ASCII digits)")
         if not low <= value <= high:
             raise SettingsError(f"{name}: must be between {low} and {high}")
         return value

@@ -108,6 +108,11 @@ async def data_plane_middleware(request: web.Request, handler: Handler) -> web.S
 
 
 async def _through_pipeline(request: web.Request, handler: Handler, service: AcsService, op: str) -> web.StreamResponse:
+    # The request has arrived once its body is read: from here it is carried out whether or not the
+    # caller is still there (aiohttp does not cancel handlers; a later read of a body the caller's
+    # hang-up cut short would fail, so it is read first). Real ACS finishes a create whose caller hung
+    # up; dropping it would hide the identities a killed instance leaves behind.
+    body = await request.read()
     latency = service.faults.settings.latency_ms
     if latency:
         await asyncio.sleep(latency / 1000)
@@ -118,7 +123,6 @@ async def _through_pipeline(request: web.Request, handler: Handler, service: Acs
         headers = {"Retry-After": "1"} if verdict.fail == 503 else None
         raise AcsError(verdict.fail, "ServiceUnavailable" if verdict.fail == 503 else "InjectedFault",
                        "Injected fault (local_azure knob).", headers)  # fmt: skip
-    body = await request.read()
     service.auth.check(request, body)
     req.check_api_version(op, request.query.getall("api-version", []))
     retry_after = service.faults.throttle(op, time.monotonic())

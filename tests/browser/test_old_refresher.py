@@ -25,6 +25,9 @@ from tests.devhost.real_app import PROJECT_ROOT, RealAppHost
 OLD_COMMIT = "963abb41adc0631a195d20758ccb2ecaeb808d7b"
 OLD_SOURCES = ("main.ts", "operator.ts", "problem.ts", "metrics.ts")
 EXPOSE = "(window as any).tokenCredential = credential;\n  countdownTimer = setInterval(tick, 1000);"
+# The old page's dev sign-in minted sub only; Entra user tokens must now name the user by oid (issue 21,
+# defect 7), so its sign-in gets the oid the current page sends. Its refresher, under test, is untouched.
+OLD_SIGN_IN, SIGN_IN_WITH_OID = "{ sub: userId, name: userId,", "{ sub: userId, oid: userId, name: userId,"
 
 
 def _git(*args: str) -> str:
@@ -42,6 +45,8 @@ def old_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bytes]:
         (src / name).write_text(_git("show", f"{OLD_COMMIT}:web/src/{name}"))
     main = (src / "main.ts").read_text()
     assert "countdownTimer = setInterval(tick, 1000);" in main and "AzureCommunicationTokenCredential" in main
+    assert OLD_SIGN_IN in main
+    main = main.replace(OLD_SIGN_IN, SIGN_IN_WITH_OID)
     (src / "main.ts").write_text(main.replace("countdownTimer = setInterval(tick, 1000);", EXPOSE))
     script = (
         "const { build } = await import(process.argv[1]);"

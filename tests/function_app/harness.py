@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import azure.functions as func
 
@@ -57,9 +57,10 @@ class Caller:
         path = route
         for key, value in (route_params or {}).items():
             path = path.replace("{" + key + "}", quote(value, safe=""))
+        query = f"?{urlencode(params)}" if params else ""  # the host's URL carries the query string too
         request = func.HttpRequest(
             method=method,
-            url=f"http://localhost:7071/api/{path}",
+            url=f"http://localhost:7071/api/{path}{query}",
             headers=all_headers,
             params=params or {},
             route_params=route_params or {},

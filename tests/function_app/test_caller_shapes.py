@@ -20,6 +20,7 @@ from token_service.services import build_services, get_services, reset_services
 from token_service.settings import Settings
 
 OTHER_TENANT = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+NON_ENTRA_TENANT = "not-entra"
 
 
 def mint(caller: Caller, **body: Any) -> str:
@@ -43,6 +44,8 @@ def token_for(caller: Caller, case: str) -> str:
         "v2 user with admin role": lambda: mint(caller, oid=user, roles=admin),
         "v2 user, idtyp user": lambda: mint(caller, oid=user, idtyp="user"),
         "sub-only token": lambda: mint(caller, sub=user),
+        "v1 sub-only token": lambda: mint(caller, sub=user, kind="v1"),
+        "oid without tid": lambda: signed(caller, oid=user, tid=None),
         "missing scope": lambda: mint(caller, oid=user, scp="User.Read"),
         "scope as a prefix only": lambda: mint(caller, oid=user, scp="access_as_user_not"),
         "app-only with admin role": lambda: mint(caller, kind="app", roles=admin),
@@ -90,7 +93,11 @@ MATRIX: dict[str, tuple[tuple[int, str], tuple[int, str]]] = {
     "v2 user, several scopes": ((201, ""), (403, "forbidden")),
     "v2 user with admin role": ((201, ""), (404, "identity_not_found")),
     "v2 user, idtyp user": ((201, ""), (403, "forbidden")),
-    "sub-only token": ((201, ""), (403, "forbidden")),
+    # Entra emits oid only when the client asks for the profile scope, and sub is pairwise (one per
+    # client app): keying by sub would split one person into a user per client and token version.
+    "sub-only token": ((401, "missing_oid"), (401, "missing_oid")),
+    "v1 sub-only token": ((401, "missing_oid"), (401, "missing_oid")),
+    "oid without tid": ((401, "missing_oid"), (401, "missing_oid")),
     "missing scope": ((403, "insufficient_scope"), (403, "forbidden")),
     "scope as a prefix only": ((403, "insufficient_scope"), (403, "forbidden")),
     "app-only with admin role": ((403, "user_token_required"), (404, "identity_not_found")),
@@ -148,7 +155,7 @@ def test_matrix_states_every_shape_the_issue_names() -> None:
     required = {
         "v1 user", "v2 user", "app-only with admin role", "ID token", "wrong aud", "wrong iss (another tenant)",
         "v2 iss with a trailing slash", "v1 iss without its trailing slash", "missing scope", "expired",
-        "nbf in the future", "alg none", "alg HS256", "unknown kid", "sub-only token",
+        "nbf in the future", "alg none", "alg HS256", "unknown kid", "sub-only token", "v1 sub-only token",
     }  # fmt: skip
     assert required <= set(MATRIX)
 
@@ -163,15 +170,30 @@ async def test_v1_and_v2_tokens_of_one_user_are_one_identity(caller: Caller) -> 
     assert mapping is not None and mapping.acs_id == first.json["communicationUserId"]
 
 
-async def test_sub_only_token_never_maps_to_the_user_with_that_oid(caller: Caller) -> None:
-    """Keys are namespaced: a token whose `sub` is X never reaches the user whose `oid` is X."""
+async def test_missing_oid_says_to_ask_for_the_profile_scope(caller: Caller) -> None:
+    reply = await caller.call("issue_user_token", "POST", "token", token=mint(caller, sub=new_user()))
+    assert (reply.status, reply.json["code"]) == (401, "missing_oid"), reply.body
+    assert "profile" in reply.json["detail"] and "oid" in reply.json["detail"]
+    assert reply.headers["WWW-Authenticate"] == CHALLENGES[401]
+
+
+async def test_sub_only_token_never_maps_to_the_user_with_that_oid(
+    caller: Caller, app_environment: dict[str, str]
+) -> None:
+    """Keys are namespaced: a token whose `sub` is X never reaches the user whose `oid` is X. `sub:` keys
+    exist only for issuers that are not Entra: here the dev issuer under a tenant path that is no GUID,
+    which is not Entra's issuer form (docs/auth.md)."""
+    other_issuer = caller.local_azure.settings.issuer.replace(DEFAULT_TENANT_ID, NON_ENTRA_TENANT)
+    env = {**app_environment, "AUTH_ISSUER": app_environment["AUTH_ISSUER"] + "," + other_issuer}
+    await reset_services(build_services(Settings.from_env(env)))
     victim = new_user()
     owned = await caller.call("issue_user_token", "POST", "token", token=mint(caller, oid=victim))
-    posing = await caller.call("issue_user_token", "POST", "token", token=mint(caller, sub=victim))
+    posing = await caller.call(
+        "issue_user_token", "POST", "token", token=mint(caller, sub=victim, tid=NON_ENTRA_TENANT)
+    )
     assert (owned.status, posing.status) == (201, 201), (owned.body, posing.body)
     assert owned.json["communicationUserId"] != posing.json["communicationUserId"]
-    issuer = caller.local_azure.settings.issuer
-    mapping = await get_services().registry.read_mapping(f"sub:{issuer}:{victim}")
+    mapping = await get_services().registry.read_mapping(f"sub:{other_issuer}:{victim}")
     assert mapping is not None and mapping.acs_id == posing.json["communicationUserId"]
 
 

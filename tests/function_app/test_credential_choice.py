@@ -75,3 +75,34 @@ async def test_developer_mode_is_explicit_and_never_the_managed_identity(
     async with developer_credential() as plain:
         with pytest.raises(ClientAuthenticationError):
             await plain.get_token(COMMUNICATION_SCOPE)
+
+
+async def test_managed_identity_failure_answers_credential_unavailable(
+    caller: Caller, local_azure: LocalAzureProcess
+) -> None:
+    """The managed-identity endpoint failing is the credential's failure, not ACS's: 503
+    credential_unavailable, and the ACS call's metric outcome is `credential_error` (docs/metrics.md),
+    never an HTTP status nor "None" (ClientAuthenticationError is an HttpResponseError with no status)."""
+
+    def acs_calls() -> dict[str, float]:
+        counts: dict[str, float] = {}
+        for metric in get_services().telemetry.snapshot()["metrics"]:
+            if metric["name"] == "acs_token_service.acs.calls":
+                for point in metric["points"]:
+                    outcome = point["attributes"]["outcome"]
+                    counts[outcome] = counts.get(outcome, 0) + point["value"]
+        return counts
+
+    before = acs_calls()  # the meter outlives a worker's services: count what this test adds
+    local_azure.set_mi_faults(500)  # before the worker's first ACS call: no ACS token cached
+    try:
+        first = await caller.call("issue_user_token", "POST", "token", token=caller.user_token(new_user()))
+        again = await caller.call("issue_user_token", "POST", "token", token=caller.user_token(new_user()))
+    finally:
+        local_azure.set_mi_faults(None)
+    for reply in (first, again):  # the slow attempt, then the credential gate's fast refusal
+        assert (reply.status, reply.json["code"]) == (503, "credential_unavailable"), reply.body
+        assert reply.headers.get("Retry-After") == "5"
+    after = acs_calls()
+    grown = {outcome: n - before.get(outcome, 0) for outcome, n in after.items() if n != before.get(outcome, 0)}
+    assert grown == {"credential_error": 2}

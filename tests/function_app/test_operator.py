@@ -30,7 +30,7 @@ class Ops(ClockedRuntime):
     async def all_pages(self, **params: str) -> tuple[list[str], int]:
         ids: list[str] = []
         pages = 0
-        continuation: str | None = None
+        continuation: str | None = params.pop("continuation", None)
         while True:
             query = {**params, **({"continuation": continuation} if continuation else {})}
             reply = await self.list_page(**query)
@@ -96,6 +96,24 @@ async def test_a_continuation_is_bound_to_its_filters(ops: Ops) -> None:
     assert (reply.status, reply.json["code"]) == (400, "invalid_continuation")
 
 
+async def test_a_continuation_without_a_next_row_key_resumes_at_its_partition(ops: Ops) -> None:
+    """Table Storage may continue with NextPartitionKey alone (azure-data-tables: RowKey None); Azurite
+    never sends one but takes one, resuming at the start of that partition, as the service documents.
+    Made here from a real continuation of this listing, its row key dropped."""
+    days = [NOW - timedelta(days=n) for n in (3, 2, 1)]
+    made = [await ops.admin_identity(day) for day in days for _ in range(2)]
+    window = {"createdAfter": (NOW - timedelta(days=4)).isoformat(), "pageSize": "1"}
+    first = await ops.list_page(**window)
+    assert first.status == 200 and first.json["continuation"], first.body
+    token = first.json["continuation"]
+    payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    assert set(payload["t"]) == {"PartitionKey", "RowKey"}  # a real one: Azurite's own encoding of the keys
+    payload["t"]["RowKey"] = None
+    partition_only = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    ids, pages = await ops.all_pages(**window, continuation=partition_only)
+    assert sorted(ids) == sorted(made) and pages >= 6  # from the start of the first day's partition
+
+
 @pytest.mark.parametrize(
     ("params", "code"),
     [
@@ -104,6 +122,15 @@ async def test_a_continuation_is_bound_to_its_filters(ops: Ops) -> None:
         ({"pageSize": "0"}, "invalid_request"),
         ({"pageSize": "201"}, "invalid_request"),
         ({"pageSize": "ten"}, "invalid_request"),
+        ({"pageSize": "\u0665\u0660"}, "invalid_request"),  # Arabic-Indic 50: int() takes it, the schema does not
+        ({"pageSize": "\uff11"}, "invalid_request"),  # fullwidth 1
+        ({"pageSize": "+5"}, "invalid_request"),
+        ({"pageSize": "5 "}, "invalid_request"),
+        ({"createdAfter": "2026-01-01T00:00:00." + "1" * 3000 + "Z"}, "invalid_request"),
+        ({"createdAfter": "2026-01-01T00:00:00.1234567891Z"}, "invalid_request"),  # ten fraction digits
+        ({"createdAfter": "2026-01-01 00:00:00Z"}, "invalid_request"),  # RFC 3339's ABNF: T, not a space
+        ({"createdAfter": "2026-01-01T00:00:00.\u0665Z"}, "invalid_request"),
+        ({"lastActivityBefore": "\u0662026-01-01T00:00:00Z"}, "invalid_request"),
         ({"continuation": "not base64!"}, "invalid_continuation"),
         ({"continuation": "bm90IGpzb24"}, "invalid_continuation"),
         ({"createdAfter": "yesterday"}, "invalid_request"),
@@ -117,6 +144,46 @@ async def test_bad_listing_queries_are_400_problems(ops: Ops, params: dict[str, 
     assert reply.status == 400, reply.body
     assert reply.headers["Content-Type"].startswith("application/problem+json")
     assert reply.json["code"] == code
+
+
+FUNCTION_KEY = "a-function-key-" + uuid.uuid4().hex  # the host checked it; the app only sees it pass by
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "route", "params", "status"),
+    [
+        ("list_identities", "GET", "identities", {"code": FUNCTION_KEY}, 200),
+        ("list_identities", "GET", "identities", {"pageSize": "1", "code": FUNCTION_KEY}, 200),
+        ("preview_cleanup", "GET", "cleanup/preview", {"code": FUNCTION_KEY}, 200),
+        ("metrics_snapshot", "GET", "metrics", {"code": FUNCTION_KEY}, 200),
+        ("erase_user_identities", "DELETE", "users/{userKey}", {"code": FUNCTION_KEY}, 204),
+    ],
+)
+async def test_the_function_key_in_code_is_accepted_on_every_operator_route(
+    ops: Ops, name: str, method: str, route: str, params: dict[str, str], status: int
+) -> None:
+    """`?code=` is how Azure's function URLs carry the key (docs/devhost.md); the host passes it on in
+    the query string, so a route that refuses unknown parameters must still take it, and never echo it."""
+    route_params = {"userKey": user_key(new_user())} if "{userKey}" in route else None
+    reply = await ops.caller.call(
+        name, method, route, token=ops.caller.admin_token(), params=params, route_params=route_params
+    )
+    assert reply.status == status, reply.body
+    assert FUNCTION_KEY not in reply.body.decode()
+    typo = await ops.caller.call(
+        name, method, route, token=ops.caller.admin_token(), params={**params, "cdoe": "x"}, route_params=route_params
+    )
+    if name != "erase_user_identities":  # that route reads no query (the host ignores what it does not know)
+        assert (typo.status, typo.json["code"]) == (400, "unknown_field"), typo.body
+        assert FUNCTION_KEY not in typo.body.decode()
+
+
+@pytest.mark.parametrize(
+    "moment", ["2026-01-01T00:00:00Z", "2026-01-01t00:00:00z", "2026-01-01T00:00:00.123456789+02:00"]
+)
+async def test_rfc3339_date_times_are_accepted(ops: Ops, moment: str) -> None:
+    reply = await ops.list_page(createdAfter=moment, pageSize="200")
+    assert reply.status == 200, reply.body
 
 
 async def test_operator_routes_need_the_admin_role(ops: Ops) -> None:

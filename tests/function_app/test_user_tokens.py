@@ -134,6 +134,30 @@ async def test_bad_input_is_a_problem_not_a_500(caller: Caller, body: object, co
     assert reply.json["type"].endswith(code)
 
 
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b'{"expiresInMinutes": 60.000000000000001}', "invalid_request"),  # not an integer (the float is 60.0)
+        (b'{"expiresInMinutes": 60.5e0}', "invalid_request"),
+        (b'{"expiresInMinutes": NaN}', "invalid_request"),  # not JSON (RFC 8259), though Python's json takes it
+        (b'{"expiresInMinutes": Infinity}', "invalid_request"),
+        (b'{"expiresInMinutes": 1e400}', "invalid_expiry"),  # an integer, far out of range
+        (b'{"expiresInMinutes": 1e999999999}', "invalid_expiry"),
+        (b'{"expiresInMinutes": -0.0}', "invalid_expiry"),
+    ],
+)
+async def test_json_numbers_are_judged_by_their_text(caller: Caller, raw: bytes, code: str) -> None:
+    """JSON Schema's "integer" is about the number written, not Python's float of it."""
+    reply = await caller.call("issue_user_token", "POST", "token", token=caller.user_token(new_user()), raw_body=raw)
+    assert (reply.status, reply.json["code"]) == (400, code), reply.body
+
+
+@pytest.mark.parametrize("raw", [b'{"expiresInMinutes": 6e1}', b'{"expiresInMinutes": 120.0}'])
+async def test_integral_json_numbers_are_integers(caller: Caller, raw: bytes) -> None:
+    reply = await caller.call("issue_user_token", "POST", "token", token=caller.user_token(new_user()), raw_body=raw)
+    assert reply.status == 201, reply.body
+
+
 async def test_malformed_json_too_large_and_wrong_type(caller: Caller) -> None:
     token = caller.user_token(new_user())
     bad = await caller.call("issue_user_token", "POST", "token", token=token, raw_body=b"{not json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.error
 
@@ -144,3 +145,22 @@ async def test_stats_count_operations_and_outcomes(acs_faults: LocalAzureProcess
     assert stats["operations"]["revoke"] == {"204": 1}
     assert stats["operations"]["delete"] == {"204": 1, "404": 1}
     assert stats["total"] == 7 and stats["since"] <= stats["now"]
+
+
+@pytest.mark.parametrize("with_token", [False, True])
+async def test_a_create_whose_caller_hung_up_is_finished(acs_faults: LocalAzureProcess, with_token: bool) -> None:
+    """ACS does not undo a create because the caller went away (a killed instance, a client timeout):
+    once the request has arrived, the identity is made. The stand-in must not flatter callers by dropping it."""
+    acs_faults.set_faults(latency_ms=800)
+    acs_faults.reset_stats()
+    before = {identity["id"] for identity in acs_faults.identities()}
+    body = {"createTokenWithScopes": ["voip"]} if with_token else {}
+    hung_up = asyncio.ensure_future(call(acs_faults, "POST", "/identities", body))
+    await asyncio.sleep(0.3)  # arrived, still "creating"
+    hung_up.cancel()  # the caller closes its connection
+    with contextlib.suppress(asyncio.CancelledError):
+        await hung_up
+    await asyncio.sleep(1.0)
+    made = {identity["id"] for identity in acs_faults.identities()} - before
+    assert len(made) == 1, made
+    assert acs_faults.stats()["operations"]["create"] == {"201": 1}

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from token_service.acs.rules import IDENTITY_ID_PATTERN
-from token_service.http.inputs import MAX_BODY_DEPTH, _nesting_depth
+from token_service.http.inputs import MAX_BODY_DEPTH
+from token_service.json_text import nesting_depth
 
 RESOURCE = "a4c2f0a1-1b2c-4d3e-8f90-123456789abc"
 ID = re.compile(IDENTITY_ID_PATTERN)
@@ -41,9 +42,9 @@ def test_invalid_forms(value: str) -> None:
     ("text", "depth"),
     [("{}", 1), ('{"scopes":["voip"]}', 2), ('{"a":"[[[{{{"}', 1), ('{"a":"\\"[[["}', 1), ("[" * 5000, 5000), ("7", 0)],
 )
-def test_nesting_depth(text: str, depth: int) -> None:
-    assert _nesting_depth(text.encode()) == depth
+def testnesting_depth(text: str, depth: int) -> None:
+    assert nesting_depth(text.encode()) == depth
 
 
 def test_the_limit_leaves_our_bodies_room() -> None:
-    assert _nesting_depth(json.dumps({"scopes": ["chat", "voip"], "expiresInMinutes": 60}).encode()) < MAX_BODY_DEPTH
+    assert nesting_depth(json.dumps({"scopes": ["chat", "voip"], "expiresInMinutes": 60}).encode()) < MAX_BODY_DEPTH

@@ -163,3 +163,10 @@ def test_the_cleanup_group_builds_the_cleanup_policy() -> None:
     policy = CleanupPolicy.from_settings(cleanup)
     assert (policy.stale_days, policy.max_per_run, policy.time_budget_seconds) == (30, 7, 240.0)
     assert (policy.dry_run, policy.acs_calls_per_second) == (True, 10.0)
+
+
+@pytest.mark.parametrize("value", ["\u0663\u0660", "\uff13\uff10", "+30", "3_0", "30.0"])
+def test_integer_settings_are_ascii_digits(value: str) -> None:
+    """int() takes Unicode digits, signs and underscores; the settings table documents plain integers."""
+    with pytest.raises(SettingsError, match="TOKEN_RATE_PER_MINUTE: not an integer"):
+        Settings.from_env({**REQUIRED, "TOKEN_RATE_PER_MINUTE": value})

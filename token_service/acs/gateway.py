@@ -4,6 +4,11 @@ It turns SDK results into plain values and SDK/transport failures into domain er
 the app never sees azure-core exceptions. Retries are azure-core's own policy, with one change:
 a Retry-After longer than the caller can wait is passed back (as 429) instead of slept through; and
 the create is never retried at all.
+
+A failure of our own credential (the managed identity) and ACS refusing a token look alike to azure-core:
+both are ClientAuthenticationError, an HttpResponseError, and the credential's may even carry the managed
+identity endpoint's HTTP status. So the gateway hands the SDK its credential behind `_CredentialFailures`,
+which marks whatever the credential raises; only a marked error is `credential_unavailable`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, TypeVar
 
 from azure.communication.identity import CommunicationUserIdentifier
 from azure.communication.identity.aio import CommunicationIdentityClient
+from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -34,6 +40,7 @@ from token_service.errors import (
     UpstreamUnavailable,
 )
 from token_service.platform.transport import transport_options
+from token_service.scalars import retry_after_seconds
 
 T = TypeVar("T")
 
@@ -69,13 +76,65 @@ class BoundedRetryAfterPolicy(AsyncRetryPolicy):
         return bool(super().is_retry(settings, response))
 
 
+class CredentialFailed(ClientAuthenticationError):
+    """Our credential could not get a token for ACS: the request never reached ACS."""
+
+
+class _CredentialFailures:
+    """The gateway's credential: the given one, with every failure re-raised as CredentialFailed.
+
+    ClientAuthenticationError keeps azure-core's retry policy from retrying it (a request that cannot
+    be authenticated never gets a response), so the mark reaches `_call` unchanged.
+    """
+
+    def __init__(self, inner: AsyncTokenCredential) -> None:
+        self._inner = inner
+
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        try:
+            return await self._inner.get_token(
+                *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+            )
+        except Exception as error:
+            raise CredentialFailed(message=f"credential failed: {type(error).__name__}") from error
+
+    async def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
+        try:
+            get_info = getattr(self._inner, "get_token_info", None)
+            if get_info is not None:
+                info: AccessTokenInfo = await get_info(*scopes, options=options)
+                return info
+            given: TokenRequestOptions = options or {}
+            token = await self._inner.get_token(
+                *scopes,
+                claims=given.get("claims"),
+                tenant_id=given.get("tenant_id"),
+                enable_cae=given.get("enable_cae", False),
+            )
+            return AccessTokenInfo(token.token, token.expires_on)
+        except Exception as error:
+            raise CredentialFailed(message=f"credential failed: {type(error).__name__}") from error
+
+    async def close(self) -> None:
+        """The owner of the inner credential closes it (it is shared by the worker's gateways)."""
+
+    async def __aenter__(self) -> _CredentialFailures:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
 def _retry_after_seconds(error: HttpResponseError) -> int:
     headers = getattr(error.response, "headers", None) or {}
-    raw = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(1, int(float(raw))) if raw is not None else 1
-    except ValueError:
-        return 1
+    return retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
 
 
 class AcsGateway:
@@ -96,7 +155,7 @@ class AcsGateway:
         )
         self._client = CommunicationIdentityClient(
             endpoint,
-            credential,
+            _CredentialFailures(credential),
             retry_policy=policy,
             **transport_options(timeout_seconds),
         )
@@ -157,15 +216,15 @@ class AcsGateway:
         outcome = "ok"
         try:
             return await awaitable
+        except CredentialFailed as error:  # before HttpResponseError: it is one
+            outcome = "credential_error"
+            raise CredentialUnavailable("the managed identity could not get a token for ACS", retry_after=5) from error
         except HttpResponseError as error:
             outcome = str(error.status_code)
             raise _domain_error(operation, error) from error
         except (ServiceRequestError, ServiceResponseError) as error:
             outcome = "connection_error"
             raise UpstreamUnavailable(f"ACS {operation}: connection failed", retry_after=5) from error
-        except ClientAuthenticationError as error:
-            outcome = "credential_error"
-            raise CredentialUnavailable("the managed identity could not get a token for ACS", retry_after=5) from error
         finally:
             if self._on_call is not None:
                 self._on_call(AcsCall(operation, (time.perf_counter() - started) * 1000, outcome))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from collections.abc import Mapping, Sequence
 
@@ -21,6 +20,7 @@ import jwt
 from token_service.auth.claims import Principal, principal_from_claims
 from token_service.auth.keys import TIMEOUT_SECONDS, KeyRing
 from token_service.errors import NoToken, Unauthenticated
+from token_service.json_text import loads_shallow
 
 __all__ = ["CallerAuthenticator", "Principal", "ValidatedTokens"]
 
@@ -32,6 +32,7 @@ LEEWAY_SECONDS = 60
 # nothing forged can hit.
 VALIDATED_TTL_SECONDS = 300
 VALIDATED_MAX_ENTRIES = 4096
+CLIENT_PRINCIPAL_DEPTH = 3  # {"claims": [{"typ": ..., "val": ...}]}
 OID_CLAIM_URI = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 # App Service Authentication names some claims by URI: the JWT claim each stands for.
 CLIENT_PRINCIPAL_CLAIMS = {
@@ -143,11 +144,13 @@ def _from_client_principal(encoded: str) -> Principal:
     """App Service Authentication's header: base64 JSON with a claims list (typ/val pairs), put back into
     JWT claim names and judged by the same rules as a bearer token."""
     try:
-        data = json.loads(base64.b64decode(encoded, validate=False))
+        data = loads_shallow(base64.b64decode(encoded, validate=False), CLIENT_PRINCIPAL_DEPTH)
         pairs = [(c["typ"], c["val"]) for c in data.get("claims", [])]
     except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as error:
         raise Unauthenticated("X-MS-CLIENT-PRINCIPAL is malformed") from error
     role_type = data.get("role_typ", "roles")
+    if not isinstance(role_type, str) or not all(isinstance(typ, str) for typ, _ in pairs):
+        raise Unauthenticated("X-MS-CLIENT-PRINCIPAL is malformed (claim types are strings)")
     claims: dict[str, object] = {}
     roles: list[str] = []
     for typ, val in pairs:

@@ -12,7 +12,8 @@ without `scp`. They may call admin routes (with the admin role), never user rout
 
 The user key, namespaced so that no claim can pose as another (they are hashed in the registry):
   `oid:<tid>:<oid>`  where the token has both `oid` and `tid` (Entra: `oid` is unique per tenant);
-  `sub:<iss>:<sub>`  otherwise (`sub` is unique per issuer).
+                     Entra tokens must have both (issuers.py says why and which issuers are Entra);
+  `sub:<iss>:<sub>`  otherwise, for issuers that are not Entra (`sub` is unique per issuer).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from token_service.errors import Forbidden, InsufficientScope, Unauthenticated, UserTokenRequired
+from token_service.auth.issuers import is_entra_issuer
+from token_service.errors import Forbidden, InsufficientScope, MissingOid, Unauthenticated, UserTokenRequired
 
 MAX_CLAIM_LENGTH = 256
 
@@ -69,6 +71,11 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     oid, tid, sub, iss = (_text(claims.get(name)) for name in ("oid", "tid", "sub", "iss"))
     if oid and tid:
         user_key = f"oid:{tid}:{oid}"
+    elif iss is None or is_entra_issuer(iss):  # no iss (a client principal may lack it): the strict reading
+        raise MissingOid(
+            "Entra ID tokens must carry the oid and tid claims, which Entra adds to a user's access token "
+            "only when the client asks for the 'profile' scope: request 'profile' beside this API's scope"
+        )
     elif sub and iss:
         user_key = f"sub:{iss}:{sub}"
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import azure.functions as func
@@ -29,11 +30,14 @@ from token_service.errors import (
     UnknownField,
     UnsupportedMediaType,
 )
+from token_service.json_text import nesting_depth
+from token_service.scalars import json_integer
 from token_service.settings import Settings
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_BODY_DEPTH = 32  # our bodies nest two levels; deep nesting only costs the parser (RecursionError at ~1000)
 TOKEN_FIELDS = frozenset({"scopes", "expiresInMinutes"})
+MINUTES = (MIN_TOKEN_MINUTES, MAX_TOKEN_MINUTES)
 _IDENTITY_ID = re.compile(IDENTITY_ID_PATTERN)
 
 
@@ -47,10 +51,12 @@ def read_json_object(req: func.HttpRequest, allowed: frozenset[str] = frozenset(
     content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(f"content type {content_type!r} is not JSON")
-    if _nesting_depth(raw) > MAX_BODY_DEPTH:
+    if nesting_depth(raw) > MAX_BODY_DEPTH:
         raise InvalidRequest(f"the body nests deeper than {MAX_BODY_DEPTH} levels")
     try:
-        body = json.loads(raw)
+        # Numbers with a fraction or exponent as Decimal: the text decides what they are (60.000000000000001
+        # is no integer, though its float is 60.0). NaN and Infinity are not JSON (RFC 8259).
+        body = json.loads(raw, parse_float=Decimal, parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidRequest("the body is not valid JSON") from error
     if not isinstance(body, dict):
@@ -61,27 +67,8 @@ def read_json_object(req: func.HttpRequest, allowed: frozenset[str] = frozenset(
     return body
 
 
-def _nesting_depth(raw: bytes) -> int:
-    """The deepest array/object nesting of a JSON text, in one pass without recursion (brackets inside
-    strings do not count). Malformed text is left for the parser to refuse."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return deepest
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def token_request(req: func.HttpRequest, settings: Settings) -> TokenRequest:
@@ -122,11 +109,11 @@ def _scopes(body: Mapping[str, Any]) -> list[str] | None:
 def _minutes(body: Mapping[str, Any]) -> int | None:
     if "expiresInMinutes" not in body:
         return None
-    minutes = body["expiresInMinutes"]
-    # JSON has one number type: 60.0 is the integer 60 (as JSON Schema's "integer" says), 60.5 is not.
-    if isinstance(minutes, float) and minutes.is_integer():
-        minutes = int(minutes)
-    if isinstance(minutes, bool) or not isinstance(minutes, int):
+    raw = body["expiresInMinutes"]
+    # JSON has one number type: 60.0 and 6e1 are the integer 60 (as JSON Schema's "integer" says), 60.5 is
+    # not; a bool is no number. Out-of-range integers come back just outside the range, for its check.
+    minutes = None if isinstance(raw, bool) or not isinstance(raw, int | Decimal) else json_integer(raw, *MINUTES)
+    if minutes is None:
         raise InvalidRequest("expiresInMinutes must be an integer")
     return minutes
 

@@ -41,7 +41,12 @@ def openapi_document(routes: Iterable[Route], settings: Settings | None = None) 
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+                "functionKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-functions-key",
+                    "description": "A function key; the Functions host also takes it as the `code` query parameter.",
+                },
             },
             "responses": {
                 "Problem": {

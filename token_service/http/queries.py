@@ -1,7 +1,9 @@
 """What the operator routes accept: listing query parameters and user keys in paths.
 
 Query rule (as for bodies): unknown parameters are refused (400 `unknown_field`), so a typo such as
-`sate=active` never silently lists everything.
+`sate=active` never silently lists everything. `code` is not ours: it is the function key, as Azure's
+function URLs carry it; the host has checked it and passes it on in the query string, so every route
+that reads its query (all of them function-key routes) drops it unread, and never echoes it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from token_service.errors import InvalidContinuation, InvalidRequest, InvalidUserKey, UnknownField
 from token_service.registry import IdentityFilter, IdentityState
+from token_service.scalars import MAX_FRACTION_DIGITS, ascii_integer, rfc3339
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -26,12 +29,10 @@ LIST_PARAMETERS = (
     "pageSize",
     "continuation",
 )
+FUNCTION_KEY_PARAMETER = "code"  # the Functions host's, beside the x-functions-key header
 MAX_CLAIM = 256
 MAX_CONTINUATION = 2048
-# RFC 3339 date-time (JSON Schema "date-time"): a zone is required.
-DATE_TIME_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
 EARLIEST, LATEST = datetime(2000, 1, 1), datetime(9000, 1, 1)
-_DATE_TIME = re.compile(DATE_TIME_PATTERN)
 _ECMA_SPECIAL = re.compile(r"([.^$*+?()\[\]{}|\\/])")
 
 
@@ -56,31 +57,30 @@ def _moment(params: Mapping[str, str], name: str) -> datetime | None:
     raw = params.get(name)
     if raw is None:
         return None
-    if not _DATE_TIME.fullmatch(raw):
-        raise InvalidRequest(f"{name} must be an RFC 3339 date-time with a zone, e.g. 2026-01-31T00:00:00Z")
-    try:
-        moment = datetime.fromisoformat(raw.replace("z", "Z"))
-    except ValueError as error:
-        raise InvalidRequest(f"{name} is not a valid date-time") from error
+    moment = rfc3339(raw)
+    if moment is None:
+        raise InvalidRequest(
+            f"{name} must be an RFC 3339 date-time with a zone and at most {MAX_FRACTION_DIGITS} fractional"
+            " digits, e.g. 2026-01-31T00:00:00Z"
+        )
     # The registry holds nothing outside these bounds, so clamping changes no answer (and keeps day
     # arithmetic away from year 1 and 9999).
-    if moment.tzinfo is None:
-        raise InvalidRequest(f"{name} needs a zone (Z or an offset)")
     if not EARLIEST.year < moment.year < LATEST.year:
         return (EARLIEST if moment.year <= EARLIEST.year else LATEST).replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 
 
 def query_parameters(url: str, parsed: Mapping[str, str]) -> dict[str, str]:
-    """The query string as sent, empty values and repeats included.
+    """The query string as sent, empty values and repeats included, less the host's function key.
 
     Hosts differ: the Python worker drops `?state=` (empty) from `params`, which would turn a bad filter
     into no filter; the raw URL keeps it. A repeated name is refused rather than one of them chosen.
     """
     query = urlsplit(url).query
     if not query:
-        return dict(parsed)
-    pairs = parse_qsl(query, keep_blank_values=True)
+        return {name: value for name, value in parsed.items() if name != FUNCTION_KEY_PARAMETER}
+    sent = parse_qsl(query, keep_blank_values=True)
+    pairs = [(name, value) for name, value in sent if name != FUNCTION_KEY_PARAMETER]
     names = [name for name, _ in pairs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -108,9 +108,10 @@ def listing_query(params: Mapping[str, str], issuers: Iterable[str]) -> tuple[Id
     size_text = params.get("pageSize")
     page_size = DEFAULT_PAGE_SIZE
     if size_text is not None:
-        if not re.fullmatch(r"\d{1,4}", size_text) or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
-            raise InvalidRequest(f"pageSize must be an integer from 1 to {MAX_PAGE_SIZE}")
-        page_size = int(size_text)
+        size = ascii_integer(size_text, 4)
+        if size is None or not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidRequest(f"pageSize must be an integer from 1 to {MAX_PAGE_SIZE} (ASCII digits)")
+        page_size = size
     continuation = params.get("continuation")
     if continuation is not None and not re.fullmatch(rf"[A-Za-z0-9_-]{{1,{MAX_CONTINUATION}}}", continuation):
         raise InvalidContinuation("the continuation token is malformed")

@@ -10,6 +10,7 @@ from typing import Any
 from token_service.acs.rules import IDENTITY_ID_EXAMPLE, IDENTITY_ID_PATTERN, MAX_TOKEN_MINUTES, MIN_TOKEN_MINUTES
 from token_service.http.queries import DEFAULT_PAGE_SIZE, MAX_CONTINUATION, MAX_PAGE_SIZE
 from token_service.registry import IdentityState
+from token_service.scalars import DATE_TIME_PATTERN
 
 # Request schemas written in place in the operation rather than in components/schemas.
 INLINE_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -138,7 +139,8 @@ def parameters(user_key_schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
-    moment = _date_time()
+    # What the parser takes (scalars.rfc3339): RFC 3339 with a zone, at most 9 fractional digits.
+    moment = {**_date_time(), "pattern": f"^{DATE_TIME_PATTERN}$"}
 
     declared = [
         {

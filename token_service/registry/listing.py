@@ -12,7 +12,9 @@ left behind by a crash costs a read, never a wrong answer):
 Last-activity ranges read the existing activity index (live identities only), filtered server-side.
 
 Paging uses Table Storage's own continuation (NextPartitionKey/NextRowKey), wrapped in an opaque token
-bound to the filters it was made for.
+bound to the filters it was made for. NextRowKey may be absent (the service documents it for queries
+across partitions; azure-data-tables then holds RowKey None): such a token resumes at the start of that
+partition, and goes out and comes back like any other.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from token_service.clock import day_key
+from token_service.json_text import loads_shallow
 from token_service.registry.records import ACTIVITY_PREFIX, IdentityRecord, IdentityState, identity_from_entity
 from token_service.registry.table import Table
 
@@ -35,6 +38,7 @@ OWNER_PREFIX = "owner_"
 CREATED_PREFIX = "created_"
 DELETED_PREFIX = "deleted_"
 _TABLE_KEY = re.compile(r"[A-Za-z0-9+/=!_:.~-]{1,1024}")  # continuation keys: base64 and the keys we write
+CONTINUATION_DEPTH = 2  # {"f": ..., "t": {"PartitionKey": ..., "RowKey": ...}}
 MAX_ROWS_EXAMINED = 1000  # per request: a sparse filter answers a short page with a continuation
 
 
@@ -152,24 +156,25 @@ def encode_continuation(filters: IdentityFilter, table_token: Mapping[str, Any])
 def decode_continuation(filters: IdentityFilter, token: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw)
+        payload = loads_shallow(raw, CONTINUATION_DEPTH)
     except (binascii.Error, ValueError) as error:
         raise BadContinuation("the continuation token is malformed") from error
     table_token = payload.get("t") if isinstance(payload, dict) else None
     if (
         not isinstance(table_token, dict)
-        or not table_token
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in table_token.items())
+        or set(table_token) != {"PartitionKey", "RowKey"}
+        or not _table_key(table_token["PartitionKey"])
+        or not (table_token["RowKey"] is None or _table_key(table_token["RowKey"]))
         or not isinstance(payload.get("f"), str)
-    ):
-        raise BadContinuation("the continuation token is malformed")
-    if set(table_token) != {"PartitionKey", "RowKey"} or not all(
-        _TABLE_KEY.fullmatch(value) for value in table_token.values()
     ):
         raise BadContinuation("the continuation token is malformed")
     if payload["f"] != filters.fingerprint():
         raise BadContinuation("the continuation token belongs to other filters; start again without it")
     return table_token
+
+
+def _table_key(value: object) -> bool:
+    return isinstance(value, str) and _TABLE_KEY.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

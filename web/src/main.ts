@@ -47,7 +47,7 @@ async function signIn(config: DemoConfig, userId: string): Promise<string> {
     throw new Error("No dev issuer configured: start with `make run`, or open this page with ?mintUrl=…");
   }
   const lifetime = Number(new URLSearchParams(location.search).get("entraLifetime") ?? 8 * 3600);
-  const body: Record<string, unknown> = { sub: userId, name: userId, lifetime_seconds: lifetime };
+  const body: Record<string, unknown> = { sub: userId, oid: userId, name: userId, lifetime_seconds: lifetime };
   if (config.audience) body.aud = config.audience;
   const response = await fetch(config.issuerMintUrl, {
     method: "POST",
