@@ -68,3 +68,28 @@ def msal_config(generated: LocalAzureSettings | None) -> dict[str, Any] | None:
         "clientId": client_id,
         "scope": scope,
     }
+
+
+def add_demo_routes(
+    app: web.Application, dist: Path = DIST, api_base: str = "", function_key: str | None = None
+) -> None:
+    """`/` redirects to `/demo/`; `/demo/` serves web/dist; `/demo/config.json` the page's config."""
+
+    async def root(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/demo/")
+
+    async def index(_: web.Request) -> web.StreamResponse:
+        page = dist / "index.html"
+        if not page.exists():
+            return web.Response(status=404, text="The demo page is not built: run `make install`.")
+        return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+    async def config(_: web.Request) -> web.Response:
+        return web.json_response(demo_config(api_base, function_key), headers={"Cache-Control": "no-store"})
+
+    app.router.add_get("/", root)
+    app.router.add_get("/demo", root)
+    app.router.add_get("/demo/", index)
+    app.router.add_get("/demo/config.json", config)
+    if dist.is_dir():
+        app.router.add_static("/demo/", dist, show_index=False)
