@@ -5,6 +5,7 @@ One mapping for `make run`, the tests and the benchmarks, so a new generated set
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 
 from local_azure.settings_file import LocalAzureSettings
@@ -28,6 +29,11 @@ def app_settings(
         "AUTH_ISSUER": local_azure.auth_issuer,  # Entra v1 and v2 issuers of the dev tenant
         "AzureWebJobsStorage": storage_connection_string,
         "DEV_ISSUER_MINT_URL": local_azure.issuer_mint_url,
+        # The demo page's MSAL configuration (devhost/demo.py): the local issuer as a SPA sees it.
+        "DEMO_MSAL_AUTHORITY": local_azure.authority,
+        "DEMO_MSAL_KNOWN_AUTHORITIES": urllib.parse.urlsplit(local_azure.issuer_origin).netloc,
+        "DEMO_MSAL_CLIENT_ID": local_azure.spa_client_id,
+        "DEMO_MSAL_SCOPE": local_azure.api_scope,
     }
     if audience:
         values["AUTH_AUDIENCE"] = local_azure.auth_audience  # App ID URI (v1) and client id (v2)

@@ -3,21 +3,15 @@
 A small SPA (tests/browser/msal_page, bundled with esbuild) signs in with loginRedirect (auth code +
 PKCE, nonce, state), gets tokens silently from the cache and by the refresh_token grant, calls
 POST /api/token with the access token, and signs out. The issuer is a private local_azure whose SPA
-client registers this page's redirect URI. Chromium trusts the issuer through the real trust path,
-the dev CA in its NSS database (`make trust-dev-ca`, on a private HOME); without certutil, by the
-server key's pin (`--ignore-certificate-errors-spki-list`, that key only).
+client registers this page's redirect URI. Chromium trusts the issuer as tests/browser/dev_ca.py says
+(the dev CA in its NSS database; without certutil, the server key's pin).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import http.server
 import json
-import os
-import shutil
 import subprocess
-import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -28,25 +22,15 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from local_azure.azurite import AzuriteProcess, free_port
 from local_azure.process import PROJECT_ROOT, LocalAzureProcess
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.dev_ca import trust_dev_ca
 from tests.devhost.real_app import RealAppHost, start_real_app
 
 PAGE_SOURCE = Path(__file__).resolve().parent / "msal_page"
-
-
-def spki_pin(certificate_file: Path) -> str:
-    """base64(SHA-256(SubjectPublicKeyInfo)): what Chromium's SPKI allow-list takes."""
-    certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
-    spki = certificate.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 @dataclass
@@ -97,7 +81,7 @@ def msal_stack(
         }
         (site / "msal" / "config.json").write_text(json.dumps(config))
         server = _serve(site, port)
-        args, env = _trust(tmp / "home", Path(settings.ca_cert_file))
+        args, env = trust_dev_ca(tmp / "home", Path(settings.ca_cert_file))
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *args], env=env)
             yield MsalStack(page_url, local_azure, app, browser)
@@ -107,21 +91,6 @@ def msal_stack(
             server.shutdown()
         app.host.stop()
         local_azure.stop()
-
-
-def _trust(home: Path, ca: Path) -> tuple[list[str], dict[str, str]]:
-    """Chromium's extra flags and environment to trust the dev CA."""
-    if shutil.which("certutil") is None:
-        return [f"--ignore-certificate-errors-spki-list={spki_pin(ca.parent / 'server.pem')}"], dict(os.environ)
-    env = {**os.environ, "HOME": str(home)}
-    subprocess.run(
-        [sys.executable, "-m", "devtools.trust_dev_ca", "--ca", str(ca)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return [], env
 
 
 def _ready(page: Page) -> dict[str, Any]:

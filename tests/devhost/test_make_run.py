@@ -148,7 +148,11 @@ def test_run_uses_func_when_on_path_and_serves_the_demo_beside_it(tmp_path: Path
         assert "starting `func start`" in output and "running (func)" in output
         assert f"Demo page:   http://localhost:{demo_port}/demo/" in output
         with urllib.request.urlopen(f"http://127.0.0.1:{demo_port}/demo/config.json", timeout=10) as response:
-            assert json.loads(response.read())["apiBase"] == f"http://localhost:{port}"
+            config = json.loads(response.read())
+        assert config["apiBase"] == f"http://localhost:{port}"
+        # The demo page's MSAL keys: this run's issuer, whose SPA client registers the demo's URL.
+        assert config["msal"]["authority"].startswith(f"https://127.0.0.1:{issuer}/")
+        assert config["msal"]["knownAuthorities"] == [f"127.0.0.1:{issuer}"]
         # The demo page's origin may call the functions although Host.CORS names only 7071/7072.
         preflight = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/token", method="OPTIONS",

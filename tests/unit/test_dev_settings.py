@@ -66,6 +66,10 @@ def test_app_settings_maps_the_generated_values(tmp_path: Path) -> None:
         "AUTH_ISSUER": local.auth_issuer,
         "AzureWebJobsStorage": "AccountName=devstoreaccount1;",
         "DEV_ISSUER_MINT_URL": "http://127.0.0.1:7444/issuer/mint",
+        "DEMO_MSAL_AUTHORITY": "https://127.0.0.1:7445/7e5f1c2a-9b3d-4e6f-8a1b-2c3d4e5f6a7b",
+        "DEMO_MSAL_KNOWN_AUTHORITIES": "127.0.0.1:7445",
+        "DEMO_MSAL_CLIENT_ID": local.spa_client_id,
+        "DEMO_MSAL_SCOPE": "api://acs-token-service/access_as_user",
         "AUTH_AUDIENCE": "mine",  # the caller's extra wins
         "REGISTRY_TABLE": "t1",
     }

@@ -1,6 +1,14 @@
-// Demo page: dev sign-in, then the token client (clients/js) fetches the ACS token and keeps
-// AzureCommunicationTokenCredential refreshing proactively, through retries, outages and sleep.
-import { createTokenCredential, type TokenEvent, type TokenSession } from "../../clients/js/src/index";
+// Demo page: sign in with MSAL (or the dev shortcut: type a user id), then the token client (clients/js)
+// fetches the ACS token and keeps AzureCommunicationTokenCredential refreshing proactively, through
+// retries, outages and sleep.
+import {
+  createTokenCredential,
+  SignInRequiredError,
+  type TokenClientOptions,
+  type TokenEvent,
+  type TokenSession,
+} from "../../clients/js/src/index";
+import { type MsalConfig, MsalSignIn } from "./msal";
 import { setUpOperator } from "./operator";
 import { problem } from "./problem";
 
@@ -11,6 +19,8 @@ interface DemoConfig {
   scopes: string[];
   expiresInMinutes: number;
   functionKey: string | null;
+  /** null: no authority configured, the MSAL button stays hidden. */
+  msal: MsalConfig | null;
 }
 
 // What @azure/communication-common's AutoRefreshTokenCredential does (dist/browser/autoRefreshTokenCredential.js):
@@ -23,12 +33,15 @@ let credential: TokenSession | null = null;
 let bearer = "";
 let currentExpiry = 0;
 let countdownTimer: ReturnType<typeof setInterval> | null = null;
+let msal: MsalSignIn | null = null;
+/** How the current session signed in: sign-out and "sign in again" differ. */
+let method: "msal" | "dev" | null = null;
 
 async function loadConfig(): Promise<DemoConfig> {
   const response = await fetch("./config.json", { cache: "no-store" });
   const config: DemoConfig = response.ok
     ? await response.json()
-    : { apiBase: "", issuerMintUrl: null, audience: null, scopes: ["voip"], expiresInMinutes: 60, functionKey: null };
+    : { apiBase: "", issuerMintUrl: null, audience: null, scopes: ["voip"], expiresInMinutes: 60, functionKey: null, msal: null };
   const query = new URLSearchParams(location.search);
   return {
     apiBase: query.get("apiBase") ?? config.apiBase ?? "",
@@ -37,6 +50,7 @@ async function loadConfig(): Promise<DemoConfig> {
     scopes: query.get("scopes")?.split(",") ?? config.scopes,
     expiresInMinutes: Number(query.get("expiresInMinutes") ?? config.expiresInMinutes),
     functionKey: config.functionKey ?? null,
+    msal: config.msal ?? null,
   };
 }
 
@@ -107,6 +121,8 @@ function onTokenEvent(event: TokenEvent): void {
     const next = event.nextAttemptInMs;
     if (next === null) showStatus("sign-in-required", event.error.message);
     else showStatus("failed", `${event.code}, next attempt in ${(next / 1000).toFixed(1)} s`);
+    // Only a redirect the user asks for: a refresh from a timer must never navigate away or open a popup.
+    if (next === null && event.error instanceof SignInRequiredError && method === "msal") $("sign-in-again").hidden = false;
     item.textContent = `${time} — refresh failed (${event.code})${next === null ? "" : `; next attempt in ${(next / 1000).toFixed(1)} s`}`;
   }
   $("token-events").append(item);
@@ -127,38 +143,77 @@ function showError(error: unknown): void {
   $("error").textContent = error instanceof Error ? error.message : String(error);
 }
 
+/** Ends the token session; an MSAL session also ends at the authority (the browser leaves, then returns). */
 function signOut(): void {
   credential?.dispose();
   credential = null;
   bearer = "";
   if (countdownTimer) clearInterval(countdownTimer);
+  if (method === "msal" && msal) {
+    msal.signOut().catch(showError);
+    return;
+  }
+  method = null;
   $("session").hidden = true;
   $("refreshes").replaceChildren();
   $("token-events").replaceChildren();
   $("sign-in").hidden = false;
 }
 
-async function start(config: DemoConfig, userId: string): Promise<void> {
+async function startSession(
+  config: DemoConfig,
+  how: "msal" | "dev",
+  signedInAs: string,
+  getAccessToken: TokenClientOptions["getAccessToken"],
+): Promise<void> {
   $("error").hidden = true;
-  bearer = await signIn(config, userId);
   credential = await createTokenCredential({
     serviceUrl: config.apiBase || location.origin,
-    // A fresh token for every attempt is the client's rule; the demo re-mints only when asked to force
-    // (after a 401), as MSAL's silent call would return its cached token until then.
-    getAccessToken: async ({ forceRefresh }) => {
-      if (forceRefresh || !bearer) bearer = await signIn(config, userId);
-      return bearer;
-    },
+    getAccessToken,
     scopes: config.scopes,
     expiresInMinutes: config.expiresInMinutes,
     onEvent: onTokenEvent,
   });
+  method = how;
   // For the browser console (and the browser tests): what a Chat or Calling client would be given.
   (window as unknown as { tokenCredential: TokenSession }).tokenCredential = credential;
-  $("signed-in-as").textContent = userId;
+  $("signed-in-as").textContent = signedInAs;
+  $("signed-in-as").dataset.method = how;
+  $("sign-in-again").hidden = true;
   $("sign-in").hidden = true;
   $("session").hidden = false;
   countdownTimer = setInterval(tick, 1000);
+}
+
+/** The dev shortcut: the local issuer mints a token for the typed user id, no sign-in page. */
+async function startDev(config: DemoConfig, userId: string): Promise<void> {
+  bearer = await signIn(config, userId);
+  // A fresh token for every attempt is the client's rule; the demo re-mints only when asked to force
+  // (after a 401), as MSAL's silent call returns its cached token until then.
+  await startSession(config, "dev", userId, async ({ forceRefresh }) => {
+    if (forceRefresh || !bearer) bearer = await signIn(config, userId);
+    return bearer;
+  });
+}
+
+/** MSAL: create the client, finish a redirect back here, and start the token session when signed in. */
+async function setUpMsal(config: DemoConfig, msalConfig: MsalConfig): Promise<void> {
+  $("msal-sign-in").hidden = false;
+  msal = await MsalSignIn.create(msalConfig);
+  const signIn = msal.signIn.bind(msal);
+  $("msal-sign-in-button").addEventListener("click", () => signIn().catch(showError));
+  $("sign-in-again").addEventListener("click", () => {
+    credential?.dispose();
+    signIn().catch(showError);
+  });
+  const status = $("msal-status");
+  status.dataset.state = msal.account ? "signed-in" : msal.justSignedOut ? "signed-out" : "ready";
+  status.textContent = msal.justSignedOut ? "Signed out." : `Authority: ${msalConfig.authority}`;
+  const account = msal.account;
+  if (account) {
+    const session = msal;
+    await startSession(config, "msal", account.name || account.username, (options) => session.accessToken(options));
+  }
 }
 
 async function main(): Promise<void> {
@@ -174,12 +229,14 @@ async function main(): Promise<void> {
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
     button.disabled = true;
-    start(config, $<HTMLInputElement>("user-id").value.trim())
+    startDev(config, $<HTMLInputElement>("user-id").value.trim())
       .catch(showError)
       .finally(() => (button.disabled = false));
   });
   $("sign-out").addEventListener("click", signOut);
+  $("refresh-now").addEventListener("click", () => credential?.refreshNow("manual").catch(showError));
   setUpOperator(config, showError);
+  if (config.msal) await setUpMsal(config, config.msal).catch(showError);
   document.body.dataset.ready = "true";
 }
 
