@@ -87,14 +87,18 @@ class StaleIdentityCleanup:
                 for _ in range(self._policy.concurrency):
                     await queue.put(None)
 
-        # A TaskGroup: if the run itself is cancelled (the host stops it), every worker stops with it.
-        async with asyncio.TaskGroup() as group:
-            renewing = group.create_task(self._keep_lease())
-            concurrency = self._policy.concurrency
-            workers = [group.create_task(self._worker(queue, summary, deadline)) for _ in range(concurrency)]
-            workers.append(group.create_task(feed_then_stop()))
-            await asyncio.gather(*workers)
-            renewing.cancel()
+        # A TaskGroup: if the run itself is cancelled (the host stops it), every worker stops with it. The
+        # scan's own failure (the registry unreachable) leaves it as the ServiceError it is, not as a group.
+        try:
+            async with asyncio.TaskGroup() as group:
+                renewing = group.create_task(self._keep_lease())
+                concurrency = self._policy.concurrency
+                workers = [group.create_task(self._worker(queue, summary, deadline)) for _ in range(concurrency)]
+                workers.append(group.create_task(feed_then_stop()))
+                await asyncio.gather(*workers)
+                renewing.cancel()
+        except* ServiceError as failed:
+            raise failed.exceptions[0] from failed
         if self._lost:
             summary.stopped_early = "lease_lost"
         summary.duration_seconds = round(asyncio.get_running_loop().time() - started, 3)
