@@ -12,8 +12,8 @@ when activity is due. Invariants:
 - at most one live ACS identity per user: the first caller claims the mapping (`creating`, under a
   lease) and creates; others wait (503 with the lease's real remaining time as Retry-After when it
   outlasts their wait). A deletion first marks the mapping `deleting` (conditional); while it says so,
-  no identity is created: the next token request finishes the deletion itself (revoke, delete,
-  tombstone: idempotent) and only then creates a new one, and a retried DELETE /api/me deletes the
+  no identity is created: the next token request, counted in the user's limit first (finishing costs
+  ACS calls too), finishes the deletion itself (revoke, delete, tombstone: idempotent) and only then creates a new one, and a retried DELETE /api/me deletes the
   identity the mapping still names;
 - a token issue and a deletion of the same identity are exclusive: both are conditional writes of the
   same mapping version, so at most one succeeds; the loser re-reads. The cleanup and the
@@ -39,7 +39,7 @@ from token_service.acs.rules import TokenRequest
 from token_service.clock import Clock
 from token_service.errors import IdentityNotFound, NotConfigured, RegistryUnavailable, ServiceError
 from token_service.identities.lifecycle import IdentityLifecycle, tidy_up
-from token_service.identities.limits import UserLimits
+from token_service.identities.limits import WINDOW, UserLimits
 from token_service.registry import (
     Conflict,
     IdentityState,
@@ -95,12 +95,17 @@ class UserIdentities:
         """Get-or-create the user's identity and issue a token for it."""
         # Real time, not the injectable clock: this bounds how long a request waits.
         deadline = time.monotonic() + WAIT_FOR_CREATOR.total_seconds()
+        charged = False  # this request's count is written in the mapping's window already
         while True:
             mapping = await self._registry.read_mapping(user_key)
             now = self._clock()
             try:
                 if mapping is not None and mapping.state == MappingState.DELETING:
-                    await self._finish_user_deletion(mapping, "user-request")
+                    # Counted first: finishing the deletion costs ACS calls, so it is within the limit too.
+                    counted = self._count(mapping, now, charged)
+                    written = await self._registry.update_mapping(user_key, mapping, MappingChange(window=counted))
+                    charged = True
+                    await self._finish_user_deletion(written, "user-request")
                     continue
                 if mapping is not None and mapping.state == MappingState.CREATING and mapping.acs_id is None:
                     lease = mapping.lease_until
@@ -110,7 +115,7 @@ class UserIdentities:
                             raise RegistryUnavailable("this user's identity is being created", retry_after=wait)
                         await asyncio.sleep(POLL_INTERVAL_SECONDS)
                         continue
-                counted = self._limits.admit(mapping, "token", now)
+                counted = self._count(mapping, now, charged)
                 if mapping is not None and mapping.state == MappingState.ACTIVE and mapping.acs_id is not None:
                     return await self._issue_for_mapping(mapping, counted, request, now)
                 return await self._create_for_user(user_key, mapping, counted, request, now)
@@ -122,6 +127,14 @@ class UserIdentities:
                     message = "this user's identity kept changing; try again"
                     raise RegistryUnavailable(message, retry_after=1) from changed
                 await asyncio.sleep(random.uniform(0, POLL_INTERVAL_SECONDS))
+
+    def _count(self, mapping: UserMapping | None, now: datetime, charged: bool) -> RateWindow:
+        """The token window that counts this request, counted once even when the request goes round
+        again (after finishing a deletion it had to count first)."""
+        window = mapping.windows.get("token") if mapping is not None and charged else None
+        if window is not None and window.start <= now < window.start + WINDOW:
+            return window
+        return self._limits.admit(mapping, "token", now)
 
     async def delete_for_user(self, user_key: str) -> None:
         for _ in range(MAX_ATTEMPTS):
