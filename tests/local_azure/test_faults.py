@@ -144,3 +144,16 @@ async def test_stats_count_operations_and_outcomes(acs_faults: LocalAzureProcess
     assert stats["operations"]["revoke"] == {"204": 1}
     assert stats["operations"]["delete"] == {"204": 1, "404": 1}
     assert stats["total"] == 7 and stats["since"] <= stats["now"]
+
+
+async def test_fail_after_only_the_operations_it_names(acs_faults: LocalAzureProcess) -> None:
+    """A spurious 404 on revoke alone: creates pass and do not count towards `calls`."""
+    acs_faults.set_faults(fail_after={"calls": 0, "status": 404, "ops": ["revoke"]})
+    created = await call(acs_faults, "POST", "/identities", {})
+    assert created.status == 201
+    identity = created.json()["identity"]["id"]
+    revoked = await call(acs_faults, "POST", f"/identities/{identity}/:revokeAccessTokens", None)
+    assert revoked.status == 404
+    assert (await call(acs_faults, "DELETE", f"/identities/{identity}", None)).status == 204
+    with pytest.raises(urllib.error.HTTPError):
+        acs_faults.set_faults(fail_after={"calls": 0, "ops": ["fly"]})
