@@ -13,10 +13,19 @@ import pytest
 from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
 from tests.function_app.harness import Caller, new_user
 from token_service.acs.gateway import AcsCall, AcsGateway
+from token_service.cleanup.decisions import MARKER_GRACE
 from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
 from token_service.cleanup.run import StaleIdentityCleanup
 from token_service.http.inputs import checked_token_request
-from token_service.registry import ActivityEntry, CleanupClaim, IdentityState, MappingState, Registry
+from token_service.registry import (
+    ActivityEntry,
+    CleanupClaim,
+    IdentityState,
+    MappingState,
+    RateWindow,
+    Registry,
+    UserMapping,
+)
 
 
 @dataclass
@@ -216,11 +225,12 @@ async def test_repair_finishes_a_user_deletion_killed_between_mapping_and_identi
     user = new_user()
     acs_id = await world.user_identity(user, NOW)
     registry = world.runtime.registry
-    await registry.note_pending_deletion(acs_id, "user-request")
+    await registry.note_pending_deletion(acs_id, "user-request", NOW)
     if mapping_marked:
         mapping = await registry.read_mapping(user)
         assert mapping is not None
         await registry.mark_mapping_deleting(mapping)
+    world.clock[0] = NOW + MARKER_GRACE  # the request that wrote the marker cannot still be running
     summary = await world.cleanup(kind="repair", repair_only=True).run()
     record = await registry.get_identity(acs_id)
     live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
@@ -232,3 +242,58 @@ async def test_repair_finishes_a_user_deletion_killed_between_mapping_and_identi
     else:
         assert record is not None and record.state == IdentityState.ACTIVE
         assert acs_id in live and summary.deleted == 0
+
+
+async def test_a_repair_pass_between_a_user_deletions_marker_and_its_mapping_keeps_the_marker(world: World) -> None:
+    """DELETE /api/me writes the deleting index, then marks the mapping. A repair pass that reads the
+    marker in between sees an active row and an active mapping; if it dropped the marker and the request
+    were then killed, nothing would finish the deletion. The marker is kept while the request may still
+    run, so the next pass (within the hour) finishes it."""
+    user = new_user()
+    acs_id = await world.user_identity(user, NOW)
+    runtime = world.runtime
+
+    class Killed(Exception):
+        pass
+
+    class RacingRegistry(Registry):
+        async def mark_mapping_deleting(self, mapping: UserMapping, window: RateWindow | None = None) -> UserMapping:
+            await world.cleanup(kind="repair", repair_only=True).run()  # the pass reads the fresh marker
+            await super().mark_mapping_deleting(mapping, window)
+            raise Killed  # the request dies right after the mapping says deleting
+
+    runtime.users._registry = RacingRegistry(runtime.registry._table)
+    with pytest.raises(Killed):
+        await runtime.users.delete_for_user(user)
+    world.clock[0] = NOW + timedelta(minutes=30)  # the next repair pass
+    summary = await world.cleanup(kind="repair", repair_only=True).run()
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert acs_id not in live, f"the deletion was never finished: {summary}"
+    record = await runtime.registry.get_identity(acs_id)
+    assert record is not None and record.state == IdentityState.DELETED
+    assert [marker async for marker, _ in runtime.registry.pending_deletions()] == []
+
+
+async def test_a_spurious_404_on_revoke_never_tombstones_a_live_identity(world: World) -> None:
+    """ACS answers 404 to the revoke of an identity it still has: the cleanup must still delete it, and
+    only a 404 on the delete means "gone"."""
+    await world.populate(stale_users=1, stale_admin=1, fresh_users=0)
+    world.caller.local_azure.set_faults(fail_after={"calls": 0, "status": 404, "ops": ["revoke"]})
+    summary = await world.cleanup().run()
+    world.caller.local_azure.reset_faults()
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert not (world.stale_ids & live), f"tombstoned but live in ACS: {summary}"
+    assert summary.deleted == 2
+    await world.assert_converged()
+
+
+async def test_a_spurious_404_on_revoke_never_ends_a_users_deletion_early(world: World) -> None:
+    user = new_user()
+    acs_id = await world.user_identity(user, NOW)
+    world.caller.local_azure.set_faults(fail_after={"calls": 0, "status": 404, "ops": ["revoke"]})
+    try:
+        await world.runtime.users.delete_for_user(user)
+    finally:
+        world.caller.local_azure.reset_faults()
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert acs_id not in live, "tombstoned but live in ACS"

@@ -24,6 +24,7 @@ from token_service.errors import IdentityNotFound, UpstreamThrottled
 from token_service.registry import (
     ActivityEntry,
     CleanupClaim,
+    Conflict,
     IdentityRecord,
     IdentityState,
     IndexedIdentity,
@@ -33,6 +34,9 @@ from token_service.registry import (
 
 log = logging.getLogger("token_service.cleanup")
 STALE_REASON = "stale"
+# Longer than any request runs (host.json functionTimeout is 10 minutes): a deleting-index marker younger
+# than this may belong to a request still between the marker and its mapping write.
+MARKER_GRACE = timedelta(minutes=15)
 
 
 class IdentityDecisions:
@@ -62,14 +66,29 @@ class IdentityDecisions:
         """Finish a deletion a previous run (or a request) started."""
         record = await self._registry.get_identity(acs_id)
         if record is None or (record.state == IdentityState.ACTIVE and not await self._owner_began(record)):
-            # Claim never landed on the row (killed between the two writes): nothing was done in ACS.
-            summary.resumed += 1
-            await self._registry.drop_pending_marker(acs_id)
+            await self._drop_unbegun(acs_id, summary)
             return
         if record.state == IdentityState.DELETING and not await self._take_claim(acs_id, summary):
             return
         summary.resumed += 1
         await self._revoke_delete_tombstone(record, reason or STALE_REASON, summary)
+
+    async def _drop_unbegun(self, acs_id: str, summary: CleanupSummary) -> None:
+        """The marker names a deletion whose claim never landed (killed between the marker and the mapping
+        or row write): nothing was done in ACS, so the marker goes. Unless it is younger than any request
+        runs: its request may still be about to write the mapping, and a marker dropped then would leave
+        that deletion to nobody if the request died next. The next pass (within the hour) decides it."""
+        marker = await self._registry.pending_marker(acs_id)
+        if marker is None:
+            return
+        if marker.noted_at is not None and self._clock() - marker.noted_at < MARKER_GRACE:
+            summary.deferred += 1
+            return
+        summary.resumed += 1
+        try:
+            await self._registry.drop_pending_marker(acs_id, marker.etag)
+        except Conflict:
+            pass  # noted again meanwhile: a new deletion began, the next pass judges it
 
     async def give_back_claims(self) -> None:
         """Claims this run made and did not finish: expire them now, so the next run resumes them."""
@@ -144,13 +163,13 @@ class IdentityDecisions:
         self, identity: IndexedIdentity, reason: str, summary: CleanupSummary, pending_marker: bool = True
     ) -> None:
         acs_id = identity.acs_id
-        gone = not await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id)
-        if not gone:
+        # A 404 on revoke is not proof: ACS may answer one spuriously. Only the delete's 404 means gone,
+        # so the delete is always sent; a tombstone must never name an identity ACS still has.
+        if await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id):
             summary.revoked += 1
-            gone = not await self._paced(self._delete_pace, self._acs.delete_identity, acs_id)
-            if not gone:
-                summary.deleted += 1
-        if gone:
+        if await self._paced(self._delete_pace, self._acs.delete_identity, acs_id):
+            summary.deleted += 1
+        else:
             summary.already_gone += 1
         await self._registry.tombstone(identity, reason, self._clock(), pending_marker=pending_marker)
         self._open_claims.pop(acs_id, None)

@@ -50,6 +50,7 @@ class CleanupSummary:
     survived: int = 0
     resumed: int = 0
     skipped_live_claims: int = 0
+    deferred: int = 0  # deleting-index markers too young to judge (their request may still run)
     owner: str = ""
     stopped_early: str | None = None
     duration_seconds: float = 0.0

@@ -84,7 +84,7 @@ class IdentityAdmin:
                     if record.owner:  # the owner's mapping first: from here no token is issued for it
                         mapping = await self._registry.read_mapping(record.owner)
                         if mapping is not None and mapping.acs_id == acs_id and mapping.state == MappingState.ACTIVE:
-                            await self._registry.note_pending_deletion(acs_id, reason)
+                            await self._registry.note_pending_deletion(acs_id, reason, self._clock())
                             await self._registry.mark_mapping_deleting(mapping)
                     record = await self._registry.mark_deleting(record, reason, self._clock())
                 except Conflict:

@@ -71,9 +71,13 @@ class IdentityLifecycle:
         )
 
     async def finish_deletion(self, record: IdentityRecord, reason: str) -> None:
-        """The ACS half of a deletion, then the tombstone; an identity ACS no longer has counts as deleted."""
+        """The ACS half of a deletion, then the tombstone; an identity ACS no longer has counts as deleted.
+        Only the delete's 404 says so: a revoke's 404 may be spurious, and the delete is sent regardless."""
         try:
             await self._acs.revoke_tokens(record.acs_id)
+        except IdentityNotFound:
+            pass
+        try:
             await self._acs.delete_identity(record.acs_id)
         except IdentityNotFound:
             pass

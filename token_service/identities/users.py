@@ -13,8 +13,8 @@ when activity is due. Invariants:
   lease) and creates; others wait (503 with the lease's real remaining time as Retry-After when it
   outlasts their wait). A deletion first marks the mapping `deleting` (conditional); while it says so,
   no identity is created: the next token request, counted in the user's limit first (finishing costs
-  ACS calls too), finishes the deletion itself (revoke, delete, tombstone: idempotent) and only then creates a new one, and a retried DELETE /api/me deletes the
-  identity the mapping still names;
+  ACS calls too), finishes the deletion itself (revoke, delete, tombstone: idempotent) and only then
+  creates a new one, and a retried DELETE /api/me deletes the identity the mapping still names;
 - a token issue and a deletion of the same identity are exclusive: both are conditional writes of the
   same mapping version, so at most one succeeds; the loser re-reads. The cleanup and the
   administration claim an owned identity the same way;
@@ -143,7 +143,7 @@ class UserIdentities:
             if mapping is None or mapping.acs_id is None or mapping.state not in live:
                 raise IdentityNotFound("you have no identity")
             counted = self._limits.admit(mapping, "delete", self._clock())
-            await self._registry.note_pending_deletion(mapping.acs_id, "user-request")
+            await self._registry.note_pending_deletion(mapping.acs_id, "user-request", self._clock())
             try:
                 marked = await self._registry.mark_mapping_deleting(mapping, counted)
             except Conflict:
@@ -189,7 +189,7 @@ class UserIdentities:
 
     async def _retire(self, mapping: UserMapping, reason: str) -> None:
         assert mapping.acs_id is not None
-        await self._registry.note_pending_deletion(mapping.acs_id, reason)
+        await self._registry.note_pending_deletion(mapping.acs_id, reason, self._clock())
         marked = await self._registry.mark_mapping_deleting(mapping)
         await self._finish_user_deletion(marked, reason)
 

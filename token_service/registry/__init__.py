@@ -28,7 +28,7 @@ from token_service.registry.records import (
     is_mapping_row,
     user_partition,
 )
-from token_service.registry.store import Registry
+from token_service.registry.store import PendingMarker, Registry
 from token_service.registry.table import Conflict, Table
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "ListingPage",
     "MappingChange",
     "MappingState",
+    "PendingMarker",
     "RateWindow",
     "Registry",
     "Table",

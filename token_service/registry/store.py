@@ -7,7 +7,7 @@ HTTP or ACS.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -41,6 +41,14 @@ from token_service.registry.records import (
     identity_to_entity,
 )
 from token_service.registry.table import Conflict, Table
+
+
+@dataclass(frozen=True)
+class PendingMarker:
+    acs_id: str
+    reason: str
+    noted_at: datetime | None
+    etag: str
 
 
 class Registry(UserMappings):
@@ -97,13 +105,15 @@ class Registry(UserMappings):
             await self.drop_activity(record.activity_day, record.acs_id)
         return updated
 
-    async def note_pending_deletion(self, acs_id: str, reason: str) -> None:
-        """A deletion is about to begin: the deleting index names it, so a crash before it ends is found."""
-        await self._table.replace({"PartitionKey": DELETING_PARTITION, "RowKey": acs_id, "reason": reason}, None)
+    async def note_pending_deletion(self, acs_id: str, reason: str, now: datetime) -> None:
+        """A deletion is about to begin: the deleting index names it (and when), so a crash before it ends
+        is found."""
+        row = {"PartitionKey": DELETING_PARTITION, "RowKey": acs_id, "reason": reason, "noted_at": now}
+        await self._table.replace(row, None)
 
     async def mark_deleting(self, record: IdentityRecord, reason: str, now: datetime) -> IdentityRecord:
         """Claim the identity for deletion (etag-conditional), and note it in the deleting index first."""
-        await self.note_pending_deletion(record.acs_id, reason)
+        await self.note_pending_deletion(record.acs_id, reason, now)
         updated = replace(record, state=IdentityState.DELETING, deleted_reason=reason, deleted_at=now)
         etag = await self._table.replace(identity_to_entity(updated), record.etag)
         return replace(updated, etag=etag)
@@ -145,9 +155,17 @@ class Registry(UserMappings):
         async for entity in self._table.query("PartitionKey eq @pk", {"pk": DELETING_PARTITION}, page_size):
             yield entity["RowKey"], entity.get("reason", "")
 
-    async def drop_pending_marker(self, acs_id: str) -> None:
-        """Drop a deleting-index row (its deletion finished, or its claim never reached the identity row)."""
-        await self._table.delete(DELETING_PARTITION, acs_id)
+    async def pending_marker(self, acs_id: str) -> PendingMarker | None:
+        """One deleting-index row: when it was noted (None for rows written before that was recorded)."""
+        entity = await self._table.get(DELETING_PARTITION, acs_id)
+        if entity is None:
+            return None
+        return PendingMarker(acs_id, entity.get("reason", ""), entity.get("noted_at"), entity.metadata["etag"])
+
+    async def drop_pending_marker(self, acs_id: str, etag: str | None = None) -> None:
+        """Drop a deleting-index row (its deletion finished, or its claim never reached the identity row);
+        with an etag only if nobody noted the deletion again since (Conflict then)."""
+        await self._table.delete(DELETING_PARTITION, acs_id, etag)
 
     async def claim_for_cleanup(
         self, entry: ActivityEntry, reason: str, now: datetime, claim: CleanupClaim | None = None
