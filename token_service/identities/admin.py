@@ -38,7 +38,7 @@ class IdentityAdmin:
         try:
             record = await self._registry.insert_identity(record)
         except (ServiceError, Conflict):
-            await self._lifecycle.undo_create(acs_id)
+            await self._lifecycle.undo_create(record)
             raise
         self._lifecycle.log_registered(acs_id)
         return record, token

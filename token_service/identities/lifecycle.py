@@ -53,21 +53,32 @@ class IdentityLifecycle:
         line = {"event": "identity_registered", "acs_id": acs_id}
         log.info(json.dumps(line, separators=(",", ":")), extra=line)
 
-    async def undo_create(self, acs_id: str) -> None:
-        """The registry write failed after ACS created the identity: delete it again, so none is orphaned."""
+    async def undo_create(self, record: IdentityRecord, reason: str = "create-undone") -> None:
+        """A registry write failed after ACS created the identity: delete it again, so none is orphaned,
+        then tombstone whatever of its rows were written, so no row says "active" for an identity ACS no
+        longer has. If storage is gone for that too, the row written first (its activity index, see
+        Registry.insert_identity) lets the cleanup find and tombstone it once it is stale. A tombstone is
+        written only once ACS's delete succeeded: it must never name a live identity."""
+        acs_id = record.acs_id
         for attempt in range(3):
             try:
                 await self._acs.delete_identity(acs_id)
                 line = {"event": "identity_create_undone", "acs_id": acs_id}
                 log.warning(json.dumps(line, separators=(",", ":")), extra=line)
-                return
+                break
             except IdentityNotFound:
-                return
+                break
             except ServiceError:
                 await asyncio.sleep(0.2 * (attempt + 1))
-        log.error(
-            "orphaned ACS identity: registry write and compensating delete both failed",
-            extra={"event": "orphan_identity", "acs_id": acs_id},
+        else:
+            log.error(
+                "orphaned ACS identity: registry write and compensating delete both failed",
+                extra={"event": "orphan_identity", "acs_id": acs_id},
+            )
+            return
+        await tidy_up(
+            self._registry.tombstone_unregistered(record, reason, self._clock()),
+            otherwise="undone identity not tombstoned; the cleanup finds it by its activity row",
         )
 
     async def finish_deletion(self, record: IdentityRecord, reason: str) -> None:

@@ -220,7 +220,7 @@ class UserIdentities:
         try:
             record = await self._registry.insert_identity(record)
         except (ServiceError, Conflict):
-            await self._lifecycle.undo_create(acs_id)
+            await self._lifecycle.undo_create(record)
             # Released at once: waiters need not wait out the lease.
             await tidy_up(self._registry.release_mapping(claim), otherwise=unclaim)
             raise
@@ -229,11 +229,7 @@ class UserIdentities:
             await self._registry.complete_mapping(claim, acs_id, now)
         except (ServiceError, Conflict):
             # Our claim was taken over (lease ran out) or the write failed: this identity is nobody's.
-            await self._lifecycle.undo_create(acs_id)
-            await tidy_up(
-                self._registry.tombstone(record, "create-abandoned", self._clock()),
-                otherwise="abandoned identity not tombstoned; the cleanup finds it by its activity row",
-            )
+            await self._lifecycle.undo_create(record, "create-abandoned")
             raise
         return UserToken(acs_id, token, created=True)
 

@@ -245,14 +245,16 @@ def mapping_from_entity(entity: Any, user_key: str, etag: str | None = None) -> 
 
 
 def activity_to_entity(record: IdentityRecord) -> dict[str, Any]:
-    assert record.etag is not None
-    return {
+    """The index row; without an etag (written before its identity row) it has no `identity_etag`."""
+    entity: dict[str, Any] = {
         "PartitionKey": ACTIVITY_PREFIX + record.activity_day,
         "RowKey": record.acs_id,
-        "identity_etag": record.etag,
         "owner": record.owner or "",
         "last_activity": record.last_activity,
     }
+    if record.etag is not None:
+        entity["identity_etag"] = record.etag
+    return entity
 
 
 def activity_from_entity(entity: Any) -> ActivityEntry:

@@ -80,12 +80,17 @@ class Registry(UserMappings):
         return identity_from_entity(entity) if entity is not None else None
 
     async def insert_identity(self, record: IdentityRecord) -> IdentityRecord:
-        """The listing rows, the identity row, then its activity-index row (carrying the row's etag).
+        """The listing rows, an activity-index row without an etag, the identity row, then the activity
+        row again carrying the row's etag.
 
-        Listing rows first: they are pointers a reader checks against the identity row, so one left by a
-        crash costs a read, while an identity row without its owner row would escape a user's erasure.
+        Pointers first: a reader checks them against the identity row, so one left by a failure costs a
+        read, while an identity row without its owner row would escape a user's erasure, and one without
+        an activity row would escape the cleanup for good (an "active" ghost, if the create is undone in
+        ACS and storage fails before the tombstone). The cleanup treats an activity row without an etag
+        as changed: it reads the identity row (absent: it drops the pointer) and decides from that.
         """
         await self.put_listing_rows(record)
+        await self._table.replace(activity_to_entity(record), None)
         etag = await self._table.create(identity_to_entity(record))
         inserted = replace(record, etag=etag)
         await self.put_activity(inserted)
@@ -117,6 +122,13 @@ class Registry(UserMappings):
         updated = replace(record, state=IdentityState.DELETING, deleted_reason=reason, deleted_at=now)
         etag = await self._table.replace(identity_to_entity(updated), record.etag)
         return replace(updated, etag=etag)
+
+    async def tombstone_unregistered(self, record: IdentityRecord, reason: str, now: datetime) -> None:
+        """A create undone in ACS, whose rows may be half written: the whole row as a tombstone (an upsert,
+        so a partial write never leaves a row without its fields), then the rest as `tombstone`."""
+        dead = replace(record, state=IdentityState.DELETED, deleted_reason=reason, deleted_at=now, etag=None)
+        await self._table.replace(identity_to_entity(dead), None)
+        await self.tombstone(dead, reason, now, pending_marker=False)
 
     async def tombstone(
         self, identity: IndexedIdentity, reason: str, now: datetime, *, pending_marker: bool = True
@@ -180,6 +192,8 @@ class Registry(UserMappings):
         again and finishes it. Returns False when it changed since (a token was issued, or it is already
         being deleted by someone else).
         """
+        if not entry.identity_etag:  # written before its identity row: the caller reads the row and decides
+            return False
         claimed: UserMapping | None = None
         if entry.owner:
             mapping = await self.read_mapping(entry.owner)
