@@ -16,6 +16,7 @@ from token_service.acs.gateway import AcsCall, AcsGateway
 from token_service.cleanup.decisions import MARKER_GRACE
 from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
 from token_service.cleanup.run import StaleIdentityCleanup
+from token_service.errors import UpstreamThrottled
 from token_service.http.inputs import checked_token_request
 from token_service.registry import (
     ActivityEntry,
@@ -297,3 +298,30 @@ async def test_a_spurious_404_on_revoke_never_ends_a_users_deletion_early(world:
         world.caller.local_azure.reset_faults()
     live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
     assert acs_id not in live, "tombstoned but live in ACS"
+
+
+async def test_an_identity_whose_last_request_failed_at_acs_is_still_cleaned_up(world: World) -> None:
+    """A token request writes the mapping's activity before calling ACS; the identity row only after
+    ACS succeeds. When a user's last request fails at ACS, the mapping stays newer than the row: the
+    cleanup must judge by the mapping's time (and re-index the row to it), not count it "in use" forever."""
+    user, recent_user = new_user(), new_user()
+    acs_id = await world.user_identity(user, NOW - timedelta(days=200))
+    recent_id = await world.user_identity(recent_user, NOW - timedelta(days=200))
+    world.caller.local_azure.set_faults(rate_limits={"issue": {"limit": 0, "window_seconds": 60}})
+    for key, days in ((user, 100), (recent_user, 10)):
+        with pytest.raises(UpstreamThrottled):
+            await world.user_identity(key, NOW - timedelta(days=days))
+    world.caller.local_azure.reset_faults()
+    world.clock[0] = NOW
+    first = await world.cleanup().run()
+    second = await world.cleanup().run()
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert acs_id not in live, f"never deleted: {first} / {second}"
+    record = await world.runtime.registry.get_identity(acs_id)
+    assert record is not None and record.state == IdentityState.DELETED
+    assert (first.deleted, first.survived) == (1, 1), first
+    # The one used 10 days ago survives, re-indexed to that day: the next run does not read it again.
+    assert recent_id in live
+    recent = await world.runtime.registry.get_identity(recent_id)
+    assert recent is not None and recent.last_activity == NOW - timedelta(days=10)
+    assert (second.scanned, second.deleted) == (0, 0), second

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from token_service.acs.gateway import AcsGateway
 from token_service.acs.pacing import Pacer
@@ -113,20 +113,46 @@ class IdentityDecisions:
             summary.resumed += 1
             await self._revoke_delete_tombstone(record, record.deleted_reason or STALE_REASON, summary)
             return
-        if record.last_activity >= self._policy.cutoff(self._clock()):
+        # The owner's mapping is the truth of a user's activity: a token request writes it before calling
+        # ACS and the row only after ACS succeeds, so a last request that failed at ACS leaves the mapping
+        # newer than the row for good. Judge by the newer of the two, and bring the row up to it.
+        seen = max(record.last_activity, await self._mapping_activity(record) or record.last_activity)
+        if seen >= self._policy.cutoff(self._clock()):
             summary.survived += 1
-            await self._registry.put_activity(record)  # re-index under its real day, with its etag
-            if record.activity_day != entry.activity_day:
-                await self._registry.drop_activity(entry.activity_day, entry.acs_id)
+            await self._reindex(record, entry, seen)
             return
-        # Still stale (another field changed, e.g. a revoke): claim on the fresh etag.
-        fresh = ActivityEntry(entry.acs_id, entry.activity_day, record.etag or "", record.owner, record.last_activity)
+        # Still stale (another field changed, e.g. a revoke, or only the mapping moved): claim on the
+        # fresh etag, judged by the time the mapping holds.
+        fresh = ActivityEntry(entry.acs_id, entry.activity_day, record.etag or "", record.owner, seen)
         claim = self._open_claim(record.acs_id)
         if await self._registry.claim_for_cleanup(fresh, STALE_REASON, self._clock(), claim):
             await self._revoke_delete_tombstone(record, STALE_REASON, summary, pending_marker=False)
         else:
             self._open_claims.pop(record.acs_id, None)
             summary.survived += 1
+
+    async def _mapping_activity(self, record: IdentityRecord) -> datetime | None:
+        """The last activity the owner's mapping holds for this identity (None: not a user's, or the
+        mapping names another identity)."""
+        if not record.owner:
+            return None
+        mapping = await self._registry.read_mapping(record.owner)
+        if mapping is None or mapping.acs_id != record.acs_id:
+            return None
+        return mapping.last_activity
+
+    async def _reindex(self, record: IdentityRecord, entry: ActivityEntry, seen: datetime) -> None:
+        """A survivor goes back in the index under its real day (with its etag), so the next run reads it
+        only once it may be stale; a row behind its mapping is first brought up to the mapping's time."""
+        if seen > record.last_activity:
+            try:
+                record = await self._registry.touch_identity(record, seen, record.scopes)
+            except Conflict:
+                return  # changed meanwhile: whoever changed it re-indexed it; the next run decides again
+        else:
+            await self._registry.put_activity(record)
+        if record.activity_day != entry.activity_day:
+            await self._registry.drop_activity(entry.activity_day, entry.acs_id)
 
     async def _owner_began(self, record: IdentityRecord) -> bool:
         """A user's deletion marks the mapping `deleting` before the identity row: a crash between the two

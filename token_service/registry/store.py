@@ -186,7 +186,8 @@ class Registry(UserMappings):
 
         An owned identity is claimed on its owner's mapping first (etag-conditional, `deleting`): every
         token issue makes a conditional write of that row, so the claim and an issue can never both
-        succeed, and a mapping whose activity is newer than the index's means the identity is in use.
+        succeed, and a mapping whose activity is newer than the index's means it may be in use (the caller
+        decides again by the mapping's time: decisions.py's recheck).
         Then the identity row, by the etag the index carries. No deleting-index row is needed: the
         activity-index row stays until the tombstone, so a run killed after this claim finds the identity
         again and finishes it. Returns False when it changed since (a token was issued, or it is already
