@@ -16,7 +16,7 @@ from datetime import datetime
 from token_service.acs.gateway import AcsGateway
 from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, ServiceError
-from token_service.registry import IdentityRecord, IdentityState, Registry
+from token_service.registry import IdentityRecord, IdentityState, Registry, owner_id
 from token_service.telemetry.request_log import hash_user
 
 log = logging.getLogger("token_service.identity")
@@ -35,7 +35,7 @@ class IdentityLifecycle:
     ) -> IdentityRecord:
         return IdentityRecord(
             acs_id=acs_id,
-            owner=owner,
+            owner=owner_id(owner) if owner else None,
             created_at=now,
             last_token_at=now if token_issued else None,
             scopes=scopes,

@@ -26,6 +26,7 @@ from token_service.registry.records import (
     UserMapping,
     is_identity_row,
     is_mapping_row,
+    owner_id,
     user_partition,
 )
 from token_service.registry.store import PendingMarker, Registry
@@ -56,6 +57,7 @@ __all__ = [
     "UserMapping",
     "is_identity_row",
     "is_mapping_row",
+    "owner_id",
     "run_owner",
     "user_partition",
 ]

@@ -1,8 +1,10 @@
 """The registry's typed rows and their Table Storage encoding (the only place that knows it).
 
 Layout (one table):
-- identity row    PK=RK=<ACS id>                          owner, created, last token, scopes, state;
-                                                          deleted identities keep it as a tombstone.
+- identity row    PK=RK=<ACS id>                          owner (owner_id: a one-way hash of the user
+                                                          key; the key itself is stored nowhere), created,
+                                                          last token, scopes, state; deleted identities
+                                                          keep it as a tombstone.
 - user mapping    PK=RK="user_<sha256(key)>"              user key -> ACS id, the one truth of a user's
                                                           identity: state "creating" (first call, under a
                                                           lease), "active", "deleting" or "idle" (no
@@ -26,6 +28,7 @@ in `UserMapping`, `RateWindow` and `MappingChange`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +36,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 ACTIVITY_PREFIX = "activity_"
+OWNER_HASH = "sha256:"
+_OWNER_ID = re.compile(r"sha256:[0-9a-f]{64}")
 DELETING_PARTITION = "deleting"
 USER_PREFIX = "user_"
 
@@ -142,9 +147,26 @@ def is_mapping_row(entity: Mapping[str, Any]) -> bool:
     return key == entity["RowKey"] and key.startswith(USER_PREFIX)
 
 
+def owner_id(user_key: str) -> str:
+    """How the registry names a user: `sha256:<hex>` of the user key, a one-way hash, never the key.
+
+    Idempotent (an owner id maps to itself), so every registry method that takes a user takes either the
+    key (a signed-in caller's, an operator's query) or the owner id a row holds (the cleanup's). User keys
+    are `oid:...` or `sub:...` (auth/claims.py), so the two forms cannot be confused.
+    """
+    if _OWNER_ID.fullmatch(user_key):
+        return user_key
+    return OWNER_HASH + hashlib.sha256(user_key.encode("utf-8")).hexdigest()
+
+
+def owner_digest(user_key: str) -> str:
+    """The hex part of the owner id: the table key of the user's mapping and owner-index partitions."""
+    return owner_id(user_key)[len(OWNER_HASH) :]
+
+
 def user_partition(user_key: str) -> str:
-    """Table keys forbid some characters and user keys come from any issuer, so we hash them."""
-    return USER_PREFIX + hashlib.sha256(user_key.encode("utf-8")).hexdigest()
+    """Table keys forbid some characters and user keys come from any issuer; the hash has neither problem."""
+    return USER_PREFIX + owner_digest(user_key)
 
 
 def identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
@@ -185,7 +207,6 @@ def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": key,
         "RowKey": key,
-        "user_key": mapping.user_key,
         "acs_id": mapping.acs_id or "",
         "state": mapping.state.value,
     }
@@ -201,7 +222,7 @@ def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
 def idle_mapping_entity(user_key: str) -> dict[str, Any]:
     """A mapping row about to be inserted: idle (no identity) until a change says otherwise."""
     key = user_partition(user_key)
-    return {"PartitionKey": key, "RowKey": key, "user_key": user_key, "acs_id": "", "state": MappingState.IDLE.value}
+    return {"PartitionKey": key, "RowKey": key, "acs_id": "", "state": MappingState.IDLE.value}
 
 
 def change_to_fields(change: MappingChange) -> dict[str, Any]:
@@ -234,7 +255,7 @@ def mapping_from_entity(entity: Any, user_key: str, etag: str | None = None) -> 
         if start is not None:
             windows[route] = RateWindow(route, start, int(entity.get(f"rate_{route}_count") or 0))
     return UserMapping(
-        user_key=entity.get("user_key", user_key),
+        user_key=user_key,
         acs_id=entity.get("acs_id") or None,
         state=MappingState(entity.get("state", MappingState.ACTIVE)),
         lease_until=entity.get("lease_until") or None,
