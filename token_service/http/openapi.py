@@ -24,7 +24,8 @@ def openapi_document(routes: Iterable[Route], settings: Settings | None = None) 
     issuers to this deployment's, as the request parsers do; without them, every ACS scope and no issuer."""
     allowed = sorted(settings.tokens.allowed_scopes) if settings else sorted(ACS_SCOPES)
     issuers = settings.auth.issuers if settings else ()
-    named_parameters = parameters({"type": "string", "pattern": f"^{user_key_pattern(issuers)}$"})
+    user_key_schema = {"type": "string", "pattern": f"^{user_key_pattern(issuers)}$"}
+    named_parameters = parameters(user_key_schema)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault("/" + route.path, {})[route.method.lower()] = _operation(route, named_parameters)
@@ -49,7 +50,7 @@ def openapi_document(routes: Iterable[Route], settings: Settings | None = None) 
                     "content": {"application/problem+json": {"schema": _ref("Problem")}},
                 }
             },
-            "schemas": component_schemas(allowed),
+            "schemas": component_schemas(allowed, user_key_schema),
         },
     }
 

@@ -60,6 +60,22 @@ CREATION_LEASE = timedelta(seconds=30)
 WAIT_FOR_CREATOR = timedelta(seconds=15)
 POLL_INTERVAL_SECONDS = 0.05
 MAX_ATTEMPTS = 20
+ERASURE_SETTLE = timedelta(seconds=2)
+
+
+def refuse_during_erasure(mapping: UserMapping | None, began: datetime) -> None:
+    """An erasure holds the user (`erasing`), or finished after this call began (`erased`): the call
+    neither issues nor creates, or an identity could outlive the erasure's answer. Clocks of instances
+    may differ by a little: ERASURE_SETTLE covers that, so a call begun just after the erasure answered
+    may be refused too (503, retried at once)."""
+    if mapping is None:
+        return
+    if mapping.state == MappingState.ERASING:
+        raise RegistryUnavailable("this user's data is being erased; try again", retry_after=1)
+    erased = mapping.erased_at
+    if mapping.state == MappingState.ERASED and (erased is None or began <= erased + ERASURE_SETTLE):
+        message = "this user's data was erased while this request was in flight; try again"
+        raise RegistryUnavailable(message, retry_after=3)
 
 
 class IdentityVanished(Exception):
@@ -96,9 +112,11 @@ class UserIdentities:
         # Real time, not the injectable clock: this bounds how long a request waits.
         deadline = time.monotonic() + WAIT_FOR_CREATOR.total_seconds()
         charged = False  # this request's count is written in the mapping's window already
+        began = self._clock()
         while True:
             mapping = await self._registry.read_mapping(user_key)
             now = self._clock()
+            refuse_during_erasure(mapping, began)
             try:
                 if mapping is not None and mapping.state == MappingState.DELETING:
                     # Counted first: finishing the deletion costs ACS calls, so it is within the limit too.
@@ -157,8 +175,10 @@ class UserIdentities:
         app_id = self._settings.tokens.teams_app_id
         if not app_id:
             raise NotConfigured("TEAMS_APP_ID is not set, so Teams token exchange is off")
+        began = self._clock()
         for _ in range(MAX_ATTEMPTS):
             mapping = await self._registry.read_mapping(user_key)
+            refuse_during_erasure(mapping, began)
             counted = self._limits.admit(mapping, "teams", self._clock())
             try:
                 await self._registry.update_mapping(user_key, mapping, MappingChange(window=counted))

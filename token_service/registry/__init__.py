@@ -29,11 +29,12 @@ from token_service.registry.records import (
     owner_id,
     user_partition,
 )
-from token_service.registry.store import PendingMarker, Registry
+from token_service.registry.store import ERASED_REASON, PendingMarker, Registry
 from token_service.registry.table import Conflict, Table
 
 __all__ = [
     "ACTIVITY_PREFIX",
+    "ERASED_REASON",
     "LEASE_KEY",
     "LEASE_SECONDS",
     "ActivityEntry",

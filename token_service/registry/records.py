@@ -15,6 +15,8 @@ Layout (one table):
                                                           its last activity day, holding the identity row's
                                                           etag: cleanup reads only old partitions, and a
                                                           matching etag proves nothing happened since.
+- erased index    PK="erased_<YYYYMMDD>"   RK=<mapping key> erased mappings, so the cleanup purges the marker
+                                                          row once no request begun before it can run.
 - deleting index  PK="deleting"            RK=<ACS id>    deletions a request started but has not finished;
                                                           cleanup finishes them (its own claims need no
                                                           marker: their activity row stays until the end).
@@ -39,6 +41,7 @@ ACTIVITY_PREFIX = "activity_"
 OWNER_HASH = "sha256:"
 _OWNER_ID = re.compile(r"sha256:[0-9a-f]{64}")
 DELETING_PARTITION = "deleting"
+ERASED_PREFIX = "erased_"
 USER_PREFIX = "user_"
 
 
@@ -53,6 +56,8 @@ class MappingState(StrEnum):
     ACTIVE = "active"
     DELETING = "deleting"  # a deletion of acs_id has begun: no token is issued for it any more
     IDLE = "idle"  # no identity (never had one, or it was deleted): the row keeps the rate windows
+    ERASING = "erasing"  # an erasure holds the user: token calls neither issue nor create (identities/erasure.py)
+    ERASED = "erased"  # erased at `erased_at`: the row holds nothing else; calls begun before then are refused
 
 
 RATE_ROUTES = ("token", "teams", "delete")
@@ -95,6 +100,7 @@ class UserMapping:
     etag: str | None = None
     last_activity: datetime | None = None
     windows: Mapping[str, RateWindow] = field(default_factory=dict)  # by route
+    erased_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,8 @@ def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
         entity["lease_until"] = mapping.lease_until
     if mapping.last_activity is not None:
         entity["last_activity"] = mapping.last_activity
+    if mapping.erased_at is not None:
+        entity["erased_at"] = mapping.erased_at
     for window in mapping.windows.values():
         entity.update(_window_columns(window))
     return entity
@@ -262,6 +270,7 @@ def mapping_from_entity(entity: Any, user_key: str, etag: str | None = None) -> 
         etag=etag if etag is not None else entity.metadata["etag"],
         last_activity=entity.get("last_activity") or None,
         windows=windows,
+        erased_at=entity.get("erased_at") or None,
     )
 
 

@@ -42,6 +42,8 @@ from token_service.registry.records import (
 )
 from token_service.registry.table import Conflict, Table
 
+ERASED_REASON = "erased-by-admin"
+
 
 @dataclass(frozen=True)
 class PendingMarker:
@@ -269,8 +271,39 @@ class Registry(UserMappings):
         query = "PartitionKey eq @pk"
         return [row["RowKey"] async for row in self._table.query(query, {"pk": owner_partition(user_key)}, page_size)]
 
-    async def note_deleted_by(self, acs_id: str, who: str) -> None:
-        await self._table.merge({"PartitionKey": acs_id, "RowKey": acs_id, "deleted_by": who})
+    async def drop_owner_index(self, user_key: str) -> None:
+        """Every owner-index row of this user (an erasure: the tombstones no longer name them)."""
+        for acs_id in await self.owned_identity_ids(user_key):
+            await self._table.delete(owner_partition(user_key), acs_id)
+
+    # -- erasure (identities/erasure.py) ----------------------------------------------------------
+
+    async def mark_erasing_identity(self, acs_id: str, reason: str, now: datetime) -> None:
+        """Unconditional: the erasure holds the owner's mapping, so no token is issued for it meanwhile;
+        a cleanup or admin deletion racing it does the same idempotent steps."""
+        await self._table.merge(_state_patch(acs_id, IdentityState.DELETING, reason, now))
+
+    async def tombstone_erased(self, acs_id: str, record: IdentityRecord | None, who: str, now: datetime) -> None:
+        """The whole row replaced by a tombstone that names nobody (also when the row was missing), then
+        its index rows as `tombstone` does. Its mapping is the erasure's to end."""
+        if record is not None and record.state == IdentityState.DELETED:
+            dead = replace(record, owner=None, etag=None)  # deleted before: only the name goes
+        else:
+            kept = record or IdentityRecord(acs_id, None, now, None, (), IdentityState.DELETED, activity_day="")
+            dead = replace(
+                kept, owner=None, state=IdentityState.DELETED, deleted_reason=ERASED_REASON, deleted_at=now,
+                deleted_by=who, etag=None,
+            )  # fmt: skip
+        await self._table.replace(identity_to_entity(dead), None)
+        await self._table.replace(deleted_index_row(acs_id, dead.deleted_at or now), None)
+        if record is not None and record.activity_day:
+            await self.drop_activity(record.activity_day, acs_id)
+        elif record is None:  # which day is unknown: search the index for it (rare, and bounded by it)
+            query = "PartitionKey ge @low and PartitionKey lt @high and RowKey eq @id"
+            parameters = {"low": ACTIVITY_PREFIX, "high": ACTIVITY_PREFIX + "~", "id": acs_id}
+            async for row in self._table.query(query, parameters, 1000):
+                await self._table.delete(row["PartitionKey"], acs_id)
+        await self.drop_pending_marker(acs_id)
 
 
 def _state_patch(acs_id: str, state: IdentityState, reason: str, now: datetime) -> dict[str, object]:
