@@ -18,6 +18,7 @@ from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
 from token_service.cleanup.run import StaleIdentityCleanup
 from token_service.errors import UpstreamThrottled
 from token_service.http.inputs import checked_token_request
+from token_service.identities.erasure import erase_user
 from token_service.registry import (
     ActivityEntry,
     CleanupClaim,
@@ -325,3 +326,30 @@ async def test_an_identity_whose_last_request_failed_at_acs_is_still_cleaned_up(
     recent = await world.runtime.registry.get_identity(recent_id)
     assert recent is not None and recent.last_activity == NOW - timedelta(days=10)
     assert (second.scanned, second.deleted) == (0, 0), second
+
+
+async def test_tombstones_past_their_retention_and_old_erasure_markers_are_purged(world: World) -> None:
+    """Tombstones are kept TOMBSTONE_RETENTION_DAYS (default 30) for audit, then the cleanup removes them
+    and their index rows; an erasure's bare marker goes once no request begun before it can run."""
+    registry = world.runtime.registry
+    old_user, recent_user, erased_user, fresh_erased = new_user(), new_user(), new_user(), new_user()
+    old_id = await world.user_identity(old_user, NOW - timedelta(days=50))
+    recent_id = await world.user_identity(recent_user, NOW - timedelta(days=20))
+    for user, days in ((old_user, 40), (recent_user, 10)):
+        world.clock[0] = NOW - timedelta(days=days)
+        await world.runtime.users.delete_for_user(user)
+    world.clock[0] = NOW - timedelta(hours=1)
+    await erase_user(registry, world.runtime.acs, world.runtime.clock, erased_user, "admin-hash")
+    world.clock[0] = NOW
+    await erase_user(registry, world.runtime.acs, world.runtime.clock, fresh_erased, "admin-hash")
+
+    summary = await world.cleanup().run()
+    assert await registry.get_identity(old_id) is None, f"a tombstone past its retention stays: {summary}"
+    kept = await registry.get_identity(recent_id)
+    assert kept is not None and kept.state == IdentityState.DELETED
+    rows = [dict(entity) async for entity in registry._table._table.list_entities()]
+    assert [row for row in rows if old_id in (row["PartitionKey"], row["RowKey"])] == [], "its index rows stay"
+    assert await registry.read_mapping(erased_user) is None, "an erasure marker an hour old stays"
+    marker = await registry.read_mapping(fresh_erased)
+    assert marker is not None and marker.state == MappingState.ERASED
+    assert (summary.purged, summary.erasures_purged) == (1, 1)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from token_service.acs.gateway import AcsGateway
 from token_service.cleanup.decisions import IdentityDecisions
 from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
+from token_service.cleanup.purge import purge_expired
 from token_service.clock import Clock, day_key
 from token_service.errors import ServiceError
 from token_service.registry import ActivityEntry, CleanupLease, Registry, run_owner
@@ -94,12 +95,14 @@ class StaleIdentityCleanup:
             workers = [group.create_task(self._worker(queue, summary, deadline)) for _ in range(concurrency)]
             workers.append(group.create_task(feed_then_stop()))
             await asyncio.gather(*workers)
+            if not self._lost and not self._policy.repair_only:
+                await purge_expired(self._registry, self._clock, self._policy, summary, deadline)
             renewing.cancel()
         if self._lost:
             summary.stopped_early = "lease_lost"
         summary.duration_seconds = round(time.monotonic() - started, 3)
         log.info(summary.log_line())
-        for name in ("scanned", "stale", "revoked", "deleted", "already_gone", "failed"):
+        for name in ("scanned", "stale", "revoked", "deleted", "already_gone", "failed", "purged"):
             log.info(json.dumps({"event": "metric", "name": f"cleanup.{name}", "value": getattr(summary, name)}))
         return summary
 

@@ -61,6 +61,9 @@ WAIT_FOR_CREATOR = timedelta(seconds=15)
 POLL_INTERVAL_SECONDS = 0.05
 MAX_ATTEMPTS = 20
 ERASURE_SETTLE = timedelta(seconds=2)
+# An erased marker refuses calls begun before it; none runs longer than host.json's functionTimeout
+# (10 min), so past this the cleanup may purge it (cleanup/purge.py).
+ERASED_MARKER_LIFETIME = timedelta(minutes=15)
 
 
 def refuse_during_erasure(mapping: UserMapping | None, began: datetime) -> None:

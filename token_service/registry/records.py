@@ -175,6 +175,13 @@ def user_partition(user_key: str) -> str:
     return USER_PREFIX + owner_digest(user_key)
 
 
+def _owner(entity: Any) -> str | None:
+    """A row's owner as an owner id: rows written before owners were hashed hold the key itself, which
+    is hashed on reading, so any rewrite of the row stores the hash."""
+    owner = entity.get("owner") or None
+    return owner_id(owner) if owner else None
+
+
 def identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": record.acs_id,
@@ -195,7 +202,7 @@ def identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
 def identity_from_entity(entity: Any) -> IdentityRecord:
     return IdentityRecord(
         acs_id=entity["PartitionKey"],
-        owner=entity.get("owner") or None,
+        owner=_owner(entity),
         created_at=entity["created_at"],
         last_token_at=entity.get("last_token_at"),
         scopes=tuple(scope for scope in entity.get("scopes", "").split(",") if scope),
@@ -292,6 +299,6 @@ def activity_from_entity(entity: Any) -> ActivityEntry:
         acs_id=entity["RowKey"],
         activity_day=entity["PartitionKey"][len(ACTIVITY_PREFIX) :],
         identity_etag=entity.get("identity_etag", ""),
-        owner=entity.get("owner") or None,
+        owner=_owner(entity),
         last_activity=entity["last_activity"],
     )

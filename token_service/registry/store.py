@@ -16,6 +16,7 @@ from token_service.clock import day_key
 from token_service.registry.claims import CleanupClaim, claim_from_entity
 from token_service.registry.lease import LEASE_SECONDS, CleanupLease
 from token_service.registry.listing import (
+    DELETED_PREFIX,
     IdentityFilter,
     ListingPage,
     created_index_row,
@@ -270,6 +271,30 @@ class Registry(UserMappings):
         """Every identity the owner index knows for this user, tombstones included."""
         query = "PartitionKey eq @pk"
         return [row["RowKey"] async for row in self._table.query(query, {"pk": owner_partition(user_key)}, page_size)]
+
+    async def deleted_before(self, before_day: str, page_size: int = 1000) -> AsyncIterator[tuple[str, str]]:
+        """(day, ACS id) of tombstones in the deleted index on days before `before_day`, oldest first."""
+        query = "PartitionKey ge @low and PartitionKey lt @high"
+        parameters = {"low": DELETED_PREFIX, "high": DELETED_PREFIX + before_day}
+        async for row in self._table.query(query, parameters, page_size):
+            yield str(row["PartitionKey"])[len(DELETED_PREFIX) :], str(row["RowKey"])
+
+    async def purge_tombstone(self, day: str, acs_id: str, deleted_before: datetime) -> bool:
+        """Remove a tombstone deleted before `deleted_before` and every row pointing at it; True if it went.
+        Pointers first and the deleted-index row last: a run cut short finds it again."""
+        record = await self.get_identity(acs_id)
+        if record is not None:
+            if record.state != IdentityState.DELETED or (record.deleted_at or deleted_before) >= deleted_before:
+                return False
+            if record.owner:
+                await self._table.delete(owner_partition(record.owner), acs_id)
+            await self._table.delete(created_index_row(record)["PartitionKey"], acs_id)
+            try:
+                await self._table.delete(acs_id, acs_id, record.etag)
+            except Conflict:
+                return False  # changed since read (an erasure stripping its name): the next run decides
+        await self._table.delete(DELETED_PREFIX + day, acs_id)
+        return record is not None
 
     async def drop_owner_index(self, user_key: str) -> None:
         """Every owner-index row of this user (an erasure: the tombstones no longer name them)."""
