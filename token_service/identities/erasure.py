@@ -14,7 +14,7 @@ Exclusive with the user's token calls through their mapping row, the one truth o
 4. the owner-index rows go, and the mapping is replaced by a bare `erased` marker (when, nothing else),
    conditional on the erasure's own version. A token call that began before `erased_at` (and has only
    now reached the row) is refused rather than allowed to create; one begun after it starts afresh.
-   The cleanup purges the marker once no such call can still run (identities/users.py: ERASURE_SETTLE).
+   The cleanup purges the marker once no such call can still run (users.py: ERASED_MARKER_LIFETIME).
 Idempotent: erasing nobody, or again, answers the same. An ACS failure midway leaves the mapping
 `erasing` (the user gets no token meanwhile); the retried erasure finishes it.
 """

@@ -29,7 +29,8 @@ from token_service.registry.records import (
     owner_id,
     user_partition,
 )
-from token_service.registry.store import ERASED_REASON, PendingMarker, Registry
+from token_service.registry.retention import ERASED_REASON
+from token_service.registry.store import PendingMarker, Registry
 from token_service.registry.table import Conflict, Table
 
 __all__ = [
