@@ -13,7 +13,7 @@ from typing import Any
 from token_service.acs.rules import ACS_SCOPES
 from token_service.http.queries import user_key_pattern
 from token_service.http.routes import Access, Reply, Route
-from token_service.http.schemas import INLINE_SCHEMAS, component_schemas, parameters
+from token_service.http.schemas import INLINE_SCHEMAS, REQUIRED_BODIES, component_schemas, parameters
 from token_service.settings import Settings
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -65,7 +65,8 @@ def _operation(route: Route, named_parameters: Mapping[str, dict[str, Any]]) -> 
         operation["parameters"] = [named_parameters[name] for name in route.parameters]
     if route.body is not None:
         schema = dict(INLINE_SCHEMAS[route.body]) if route.body in INLINE_SCHEMAS else _ref(route.body)
-        operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": schema}}}
+        required = route.body in REQUIRED_BODIES
+        operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": schema}}}
     responses = {str(status): _reply(reply) for status, reply in route.replies.items()}
     responses.update({str(status): PROBLEM for status in route.errors})
     operation["responses"] = responses

@@ -15,6 +15,8 @@ from token_service.registry import IdentityState
 INLINE_SCHEMAS: dict[str, dict[str, Any]] = {
     "EmptyObject": {"type": "object", "additionalProperties": False, "maxProperties": 0},
 }
+# Request bodies that must be sent (the others may be empty: an empty body is an empty object).
+REQUIRED_BODIES = frozenset({"EraseUserRequest"})
 
 
 def component_schemas(allowed_scopes: list[str], user_key_schema: dict[str, Any] | None = None) -> dict[str, Any]:
