@@ -15,6 +15,8 @@ when activity is due. Invariants:
   no identity is created: the next token request, counted in the user's limit first (finishing costs
   ACS calls too), finishes the deletion itself (revoke, delete, tombstone: idempotent) and only then
   creates a new one, and a retried DELETE /api/me deletes the identity the mapping still names;
+- an erasure (erasure.py) marks the mapping `erasing` and leaves it `erased`: while it holds, and for
+  a call that began before it ended, nothing is issued or created (503 + Retry-After);
 - a token issue and a deletion of the same identity are exclusive: both are conditional writes of the
   same mapping version, so at most one succeeds; the loser re-reads. The cleanup and the
   administration claim an owned identity the same way;
