@@ -116,6 +116,9 @@ param deleteRatePerMinute string = '5'
 @description('STALE_IDENTITY_DAYS: an identity with no token issued for this long is stale.')
 param staleIdentityDays string = '30'
 
+@description('TOMBSTONE_RETENTION_DAYS: a deleted identity\'s tombstone is kept this long for audit, then purged by the cleanup.')
+param tombstoneRetentionDays string = '30'
+
 @minLength(11)
 @description('CLEANUP_SCHEDULE: NCRONTAB (6 fields, seconds first) of the cleanup timer. Required: the host resolves %CLEANUP_SCHEDULE%.')
 param cleanupSchedule string = '0 0 3 * * *'
@@ -330,6 +333,7 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         { name: 'TEAMS_TOKEN_RATE_PER_MINUTE', value: teamsTokenRatePerMinute }
         { name: 'DELETE_RATE_PER_MINUTE', value: deleteRatePerMinute }
         { name: 'STALE_IDENTITY_DAYS', value: staleIdentityDays }
+        { name: 'TOMBSTONE_RETENTION_DAYS', value: tombstoneRetentionDays }
         { name: 'CLEANUP_SCHEDULE', value: cleanupSchedule }
         { name: 'CLEANUP_REPAIR_SCHEDULE', value: cleanupRepairSchedule }
         { name: 'CLEANUP_DRY_RUN', value: cleanupDryRun }

@@ -84,6 +84,7 @@ class CleanupSettings:
     max_per_run: int
     time_budget_seconds: float
     acs_calls_per_second: float
+    tombstone_retention_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def _cleanup_settings(reader: _Reader) -> CleanupSettings:
     per 30 s, leaving 40% of each window to users' calls. A cap above pace x budget promises work the
     budget cannot do, so it is refused, naming the arithmetic."""
     stale_days = reader.integer("STALE_IDENTITY_DAYS", 30, 1, 3650)
+    retention = reader.integer("TOMBSTONE_RETENTION_DAYS", 30, 1, 3650)
     # Required, no default: the host resolves the timer's %CLEANUP_SCHEDULE% from app settings and
     # starts without the timer when it is missing, whatever a default here would say.
     schedule = reader.matching("CLEANUP_SCHEDULE", None, r"\S+( \S+){5}")
@@ -168,6 +170,7 @@ def _cleanup_settings(reader: _Reader) -> CleanupSettings:
         max_per_run=cap,
         time_budget_seconds=float(budget),
         acs_calls_per_second=float(rate),
+        tombstone_retention_days=retention,
     )
 
 

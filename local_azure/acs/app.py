@@ -116,7 +116,7 @@ async def _through_pipeline(request: web.Request, handler: Handler, service: Acs
     latency = service.faults.settings.latency_ms
     if latency:
         await asyncio.sleep(latency / 1000)
-    verdict = service.faults.injected()
+    verdict = service.faults.injected(op)
     if verdict.fail == DROP:
         _drop(request)
     if isinstance(verdict.fail, int):

@@ -112,9 +112,13 @@ def _fail_after(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ValueError("fail_after must be null or {calls, status}")
+        raise ValueError("fail_after must be null or {calls, status, ops?}")
     calls = int(_number(value.get("calls"), "fail_after.calls", 0, 10**9))
-    return {"calls": calls, "status": _status(value.get("status", 503), "fail_after.status", allow_drop=True)}
+    status = _status(value.get("status", 503), "fail_after.status", allow_drop=True)
+    ops = value.get("ops", list(OPERATIONS))
+    if not isinstance(ops, list) or not ops or any(op not in OPERATIONS for op in ops):
+        raise ValueError(f"fail_after.ops must be a non-empty list of operations: {', '.join(OPERATIONS)}")
+    return {"calls": calls, "status": status, "ops": list(ops)}
 
 
 class RateLimiter:
@@ -171,10 +175,11 @@ class Faults:
         self.limiter.reset()
         return self.settings
 
-    def injected(self) -> Verdict:
-        """fail_after first (deterministic), then random drops and errors."""
+    def injected(self, op: str) -> Verdict:
+        """fail_after first (deterministic; only the operations it names count and fail), then random
+        drops and errors."""
         fail_after = self.settings.fail_after
-        if fail_after is not None:
+        if fail_after is not None and op in fail_after["ops"]:
             self._calls_since_fail_after += 1
             if self._calls_since_fail_after > fail_after["calls"]:
                 return Verdict(fail_after["status"])

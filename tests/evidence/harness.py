@@ -22,7 +22,7 @@ from local_azure.azurite import AzuriteProcess, free_port
 from local_azure.entra.issuer import DEFAULT_TENANT_ID
 from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import PROJECT_ROOT, real_app_environment
-from token_service.registry import is_identity_row, is_mapping_row
+from token_service.registry import is_identity_row, is_mapping_row, owner_id
 
 ADMIN_ROLE = "TokenService.Admin"
 
@@ -142,6 +142,11 @@ def registry_entities(connection_string: str, table: str) -> list[dict[str, Any]
         return [dict(entity) for entity in client.list_entities()]
 
 
+def _owner_of(mapping_row: dict[str, Any]) -> str:
+    """A mapping row stores no user key: its key is the owner id's digest (records.user_partition)."""
+    return owner_id("sha256:" + str(mapping_row["PartitionKey"]).removeprefix("user_"))
+
+
 def agreement(local_azure: LocalAzureProcess, connection_string: str, table: str) -> Agreement:
     live = {str(identity["id"]) for identity in local_azure.identities(live_only=True)}
     rows = registry_entities(connection_string, table)
@@ -151,8 +156,8 @@ def agreement(local_azure: LocalAzureProcess, connection_string: str, table: str
         live_in_acs=live,
         active_rows={row["PartitionKey"] for row in identities if row.get("state") == "active"},
         deleting_rows={row["PartitionKey"] for row in identities if row.get("state") == "deleting"},
-        mappings={str(row["user_key"]): str(row["acs_id"]) for row in mappings if row.get("state") == "active"},
-        creating_mappings={str(row["user_key"]) for row in mappings if row.get("state") == "creating"},
+        mappings={_owner_of(row): str(row["acs_id"]) for row in mappings if row.get("state") == "active"},
+        creating_mappings={_owner_of(row) for row in mappings if row.get("state") == "creating"},
         owners={row["PartitionKey"]: str(row.get("owner") or "") for row in identities if row.get("state") == "active"},
     )
 
@@ -180,7 +185,7 @@ class UserLedger:
     def lost(self, found: Agreement) -> dict[str, dict[str, str | None]]:
         lost: dict[str, dict[str, str | None]] = {}
         for user, expected in self.last.items():
-            actual = found.mappings.get(f"oid:{DEFAULT_TENANT_ID}:{user}")  # the app's key for oid=user
+            actual = found.mappings.get(owner_id(f"oid:{DEFAULT_TENANT_ID}:{user}"))  # the app's key for oid=user
             if expected is None:
                 continue  # deleted: a later mapping would come from a later token, which would be recorded
             if actual != expected or expected not in found.live_in_acs:

@@ -13,10 +13,21 @@ import pytest
 from tests.function_app.clocked import NOW, OLD, ClockedRuntime, clocked_runtime
 from tests.function_app.harness import Caller, new_user
 from token_service.acs.gateway import AcsCall, AcsGateway
+from token_service.cleanup.decisions import MARKER_GRACE
 from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
 from token_service.cleanup.run import StaleIdentityCleanup
+from token_service.errors import UpstreamThrottled
 from token_service.http.inputs import checked_token_request
-from token_service.registry import ActivityEntry, CleanupClaim, IdentityState, MappingState, Registry
+from token_service.identities.erasure import erase_user
+from token_service.registry import (
+    ActivityEntry,
+    CleanupClaim,
+    IdentityState,
+    MappingState,
+    RateWindow,
+    Registry,
+    UserMapping,
+)
 
 
 @dataclass
@@ -216,11 +227,12 @@ async def test_repair_finishes_a_user_deletion_killed_between_mapping_and_identi
     user = new_user()
     acs_id = await world.user_identity(user, NOW)
     registry = world.runtime.registry
-    await registry.note_pending_deletion(acs_id, "user-request")
+    await registry.note_pending_deletion(acs_id, "user-request", NOW)
     if mapping_marked:
         mapping = await registry.read_mapping(user)
         assert mapping is not None
         await registry.mark_mapping_deleting(mapping)
+    world.clock[0] = NOW + MARKER_GRACE  # the request that wrote the marker cannot still be running
     summary = await world.cleanup(kind="repair", repair_only=True).run()
     record = await registry.get_identity(acs_id)
     live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
@@ -232,3 +244,112 @@ async def test_repair_finishes_a_user_deletion_killed_between_mapping_and_identi
     else:
         assert record is not None and record.state == IdentityState.ACTIVE
         assert acs_id in live and summary.deleted == 0
+
+
+async def test_a_repair_pass_between_a_user_deletions_marker_and_its_mapping_keeps_the_marker(world: World) -> None:
+    """DELETE /api/me writes the deleting index, then marks the mapping. A repair pass that reads the
+    marker in between sees an active row and an active mapping; if it dropped the marker and the request
+    were then killed, nothing would finish the deletion. The marker is kept while the request may still
+    run, so the next pass (within the hour) finishes it."""
+    user = new_user()
+    acs_id = await world.user_identity(user, NOW)
+    runtime = world.runtime
+
+    class Killed(Exception):
+        pass
+
+    class RacingRegistry(Registry):
+        async def mark_mapping_deleting(self, mapping: UserMapping, window: RateWindow | None = None) -> UserMapping:
+            await world.cleanup(kind="repair", repair_only=True).run()  # the pass reads the fresh marker
+            await super().mark_mapping_deleting(mapping, window)
+            raise Killed  # the request dies right after the mapping says deleting
+
+    runtime.users._registry = RacingRegistry(runtime.registry._table)
+    with pytest.raises(Killed):
+        await runtime.users.delete_for_user(user)
+    world.clock[0] = NOW + timedelta(minutes=30)  # the next repair pass
+    summary = await world.cleanup(kind="repair", repair_only=True).run()
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert acs_id not in live, f"the deletion was never finished: {summary}"
+    record = await runtime.registry.get_identity(acs_id)
+    assert record is not None and record.state == IdentityState.DELETED
+    assert [marker async for marker, _ in runtime.registry.pending_deletions()] == []
+
+
+async def test_a_spurious_404_on_revoke_never_tombstones_a_live_identity(world: World) -> None:
+    """ACS answers 404 to the revoke of an identity it still has: the cleanup must still delete it, and
+    only a 404 on the delete means "gone"."""
+    await world.populate(stale_users=1, stale_admin=1, fresh_users=0)
+    world.caller.local_azure.set_faults(fail_after={"calls": 0, "status": 404, "ops": ["revoke"]})
+    summary = await world.cleanup().run()
+    world.caller.local_azure.reset_faults()
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert not (world.stale_ids & live), f"tombstoned but live in ACS: {summary}"
+    assert summary.deleted == 2
+    await world.assert_converged()
+
+
+async def test_a_spurious_404_on_revoke_never_ends_a_users_deletion_early(world: World) -> None:
+    user = new_user()
+    acs_id = await world.user_identity(user, NOW)
+    world.caller.local_azure.set_faults(fail_after={"calls": 0, "status": 404, "ops": ["revoke"]})
+    try:
+        await world.runtime.users.delete_for_user(user)
+    finally:
+        world.caller.local_azure.reset_faults()
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert acs_id not in live, "tombstoned but live in ACS"
+
+
+async def test_an_identity_whose_last_request_failed_at_acs_is_still_cleaned_up(world: World) -> None:
+    """A token request writes the mapping's activity before calling ACS; the identity row only after
+    ACS succeeds. When a user's last request fails at ACS, the mapping stays newer than the row: the
+    cleanup must judge by the mapping's time (and re-index the row to it), not count it "in use" forever."""
+    user, recent_user = new_user(), new_user()
+    acs_id = await world.user_identity(user, NOW - timedelta(days=200))
+    recent_id = await world.user_identity(recent_user, NOW - timedelta(days=200))
+    world.caller.local_azure.set_faults(rate_limits={"issue": {"limit": 0, "window_seconds": 60}})
+    for key, days in ((user, 100), (recent_user, 10)):
+        with pytest.raises(UpstreamThrottled):
+            await world.user_identity(key, NOW - timedelta(days=days))
+    world.caller.local_azure.reset_faults()
+    world.clock[0] = NOW
+    first = await world.cleanup().run()
+    second = await world.cleanup().run()
+    live = {identity["id"] for identity in world.caller.local_azure.identities(live_only=True)}
+    assert acs_id not in live, f"never deleted: {first} / {second}"
+    record = await world.runtime.registry.get_identity(acs_id)
+    assert record is not None and record.state == IdentityState.DELETED
+    assert (first.deleted, first.survived) == (1, 1), first
+    # The one used 10 days ago survives, re-indexed to that day: the next run does not read it again.
+    assert recent_id in live
+    recent = await world.runtime.registry.get_identity(recent_id)
+    assert recent is not None and recent.last_activity == NOW - timedelta(days=10)
+    assert (second.scanned, second.deleted) == (0, 0), second
+
+
+async def test_tombstones_past_their_retention_and_old_erasure_markers_are_purged(world: World) -> None:
+    """Tombstones are kept TOMBSTONE_RETENTION_DAYS (default 30) for audit, then the cleanup removes them
+    and their index rows; an erasure's bare marker goes once no request begun before it can run."""
+    registry = world.runtime.registry
+    old_user, recent_user, erased_user, fresh_erased = new_user(), new_user(), new_user(), new_user()
+    old_id = await world.user_identity(old_user, NOW - timedelta(days=50))
+    recent_id = await world.user_identity(recent_user, NOW - timedelta(days=20))
+    for user, days in ((old_user, 40), (recent_user, 10)):
+        world.clock[0] = NOW - timedelta(days=days)
+        await world.runtime.users.delete_for_user(user)
+    world.clock[0] = NOW - timedelta(hours=1)
+    await erase_user(registry, world.runtime.acs, world.runtime.clock, erased_user, "admin-hash")
+    world.clock[0] = NOW
+    await erase_user(registry, world.runtime.acs, world.runtime.clock, fresh_erased, "admin-hash")
+
+    summary = await world.cleanup().run()
+    assert await registry.get_identity(old_id) is None, f"a tombstone past its retention stays: {summary}"
+    kept = await registry.get_identity(recent_id)
+    assert kept is not None and kept.state == IdentityState.DELETED
+    rows = [dict(entity) async for entity in registry._table._table.list_entities()]
+    assert [row for row in rows if old_id in (row["PartitionKey"], row["RowKey"])] == [], "its index rows stay"
+    assert await registry.read_mapping(erased_user) is None, "an erasure marker an hour old stays"
+    marker = await registry.read_mapping(fresh_erased)
+    assert marker is not None and marker.state == MappingState.ERASED
+    assert (summary.purged, summary.erasures_purged) == (1, 1)

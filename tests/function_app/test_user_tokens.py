@@ -263,3 +263,42 @@ async def test_teams_exchange_and_delete_have_their_own_per_user_limits(
     assert (limited.status, limited.json["code"]) == (429, "rate_limited"), "deleting oneself never resets a limit"
     mapping = await get_services().registry.read_mapping(user_key(user))
     assert mapping is not None and mapping.state == "active", "a refused delete changes nothing"
+
+
+async def test_the_per_user_limit_holds_while_a_deletion_is_unfinished(
+    caller: Caller, app_environment: dict[str, str], acs_faults: Any
+) -> None:
+    """A DELETE /api/me that ACS throttled leaves the mapping `deleting`; each token request then
+    finishes the deletion itself, which costs ACS calls, so the per-user limit must count it first."""
+    await reset_services(build_services(Settings.from_env({**app_environment, "TOKEN_RATE_PER_MINUTE": "2"})))
+    user = new_user()
+    token = caller.user_token(user)
+    assert (await caller.call("issue_user_token", "POST", "token", token=token)).status == 201
+    acs_faults.set_faults(rate_limits={"revoke": {"limit": 0, "window_seconds": 60}})
+    deleted = await caller.call("delete_me", "DELETE", "me", token=token)
+    assert deleted.status == 429, deleted.body
+    mapping = await get_services().registry.read_mapping(user_key(user))
+    assert mapping is not None and mapping.state == "deleting"
+    caller.local_azure.reset_stats()
+    replies = [await caller.call("issue_user_token", "POST", "token", token=token) for _ in range(10)]
+    reached_acs = caller.local_azure.stats()["total"]
+    codes = [reply.json["code"] for reply in replies]
+    # The window already counts the first token request (201): one more reaches ACS, the rest are refused.
+    assert codes.count("rate_limited") == 9, codes
+    assert reached_acs == 1, caller.local_azure.stats()["operations"]
+
+
+async def test_a_request_that_finishes_a_deletion_is_counted_once(
+    caller: Caller, app_environment: dict[str, str], acs_faults: Any
+) -> None:
+    await reset_services(build_services(Settings.from_env({**app_environment, "TOKEN_RATE_PER_MINUTE": "2"})))
+    token = caller.user_token(new_user())
+    first = await caller.call("issue_user_token", "POST", "token", token=token)
+    acs_faults.set_faults(rate_limits={"revoke": {"limit": 0, "window_seconds": 60}})
+    assert (await caller.call("delete_me", "DELETE", "me", token=token)).status == 429
+    acs_faults.reset_faults()
+    second = await caller.call("issue_user_token", "POST", "token", token=token)
+    assert second.status == 201, second.body  # the second of two: the deletion finished, a new identity
+    assert second.json["communicationUserId"] != first.json["communicationUserId"]
+    third = await caller.call("issue_user_token", "POST", "token", token=token)
+    assert (third.status, third.json["code"]) == (429, "rate_limited")

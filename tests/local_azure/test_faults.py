@@ -164,3 +164,16 @@ async def test_a_create_whose_caller_hung_up_is_finished(acs_faults: LocalAzureP
     made = {identity["id"] for identity in acs_faults.identities()} - before
     assert len(made) == 1, made
     assert acs_faults.stats()["operations"]["create"] == {"201": 1}
+
+
+async def test_fail_after_only_the_operations_it_names(acs_faults: LocalAzureProcess) -> None:
+    """A spurious 404 on revoke alone: creates pass and do not count towards `calls`."""
+    acs_faults.set_faults(fail_after={"calls": 0, "status": 404, "ops": ["revoke"]})
+    created = await call(acs_faults, "POST", "/identities", {})
+    assert created.status == 201
+    identity = created.json()["identity"]["id"]
+    revoked = await call(acs_faults, "POST", f"/identities/{identity}/:revokeAccessTokens", None)
+    assert revoked.status == 404
+    assert (await call(acs_faults, "DELETE", f"/identities/{identity}", None)).status == 204
+    with pytest.raises(urllib.error.HTTPError):
+        acs_faults.set_faults(fail_after={"calls": 0, "ops": ["fly"]})

@@ -19,6 +19,8 @@ from local_azure.azurite import AzuriteProcess
 from local_azure.process import LocalAzureProcess
 from tests.devhost.real_app import RealAppHost, start_real_app
 from tests.evidence.harness import registry_entities
+from tests.function_app.harness import user_key
+from token_service.registry import user_partition
 
 INSTANCES = 3
 TOKEN_RATE = 20
@@ -70,8 +72,9 @@ class Cluster:
         return registry_entities(self.azurite.connection_string, self.table)
 
     def mapping_of(self, user: str) -> dict[str, Any] | None:
+        key = user_partition(user_key(user))  # mapping rows store no user key, only its hash
         for row in self.rows():
-            if str(row.get("user_key", "")).endswith(f":{user}") and str(row["PartitionKey"]).startswith("user_"):
+            if row["PartitionKey"] == key:
                 return row
         return None
 

@@ -11,13 +11,14 @@ from token_service.blueprints.admin import record_body
 from token_service.errors import InvalidContinuation
 from token_service.http.callers import admin
 from token_service.http.endpoint import RequestContext, http_function
+from token_service.http.inputs import read_json_object
 from token_service.http.queries import (
     DEFAULT_PAGE_SIZE,
     LIST_PARAMETERS,
+    erase_request,
     listing_query,
     no_query,
     query_parameters,
-    user_key,
 )
 from token_service.http.responses import json_response, no_content
 from token_service.http.routes import ADMIN, Reply
@@ -83,24 +84,25 @@ async def preview_cleanup(req: func.HttpRequest, services: Services, context: Re
 
 @http_function(
     bp,
-    "users/{userKey}",
-    "DELETE",
+    "users/erase",
+    "POST",
     ADMIN,
-    summary="Erase a user: revoke and delete their identities, remove their mapping (idempotent)",
-    parameters=("userKey",),
+    summary="Erase a user (key in the body): delete their identities, leave no row naming them (idempotent)",
+    body="EraseUserRequest",
     replies={204: Reply("Erased (or nothing left)")},
-    errors=(400, 401, 403, 429, 503),
+    errors=(400, 401, 403, 413, 415, 429, 503),
 )
 async def erase_user_identities(
     req: func.HttpRequest, services: Services, context: RequestContext
 ) -> func.HttpResponse:
-    """Erase a user: revoke and delete every identity the registry knows for them, remove their mapping."""
+    """Erase a user: every identity of theirs revoked and deleted, no row left that names them, exclusive
+    with their token calls (identities/erasure.py). The key travels in the body, not the URL."""
     await admin(req, services, context)
-    key = user_key(req.route_params, services.settings.auth.issuers)
+    key = erase_request(read_json_object(req, frozenset({"userKey"})), services.settings.auth.issuers)
     who = hash_user(context.user_key) or "unknown"
     from token_service.identities.erasure import erase_user  # operator-only: not loaded at start (cold start)
 
-    await erase_user(services.registry, services.admin, key, who)
+    await erase_user(services.registry, services.acs, services.clock, key, who)
     return no_content()
 
 

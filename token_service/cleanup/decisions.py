@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from token_service.acs.gateway import AcsGateway
 from token_service.acs.pacing import Pacer
@@ -24,6 +24,7 @@ from token_service.errors import IdentityNotFound, UpstreamThrottled
 from token_service.registry import (
     ActivityEntry,
     CleanupClaim,
+    Conflict,
     IdentityRecord,
     IdentityState,
     IndexedIdentity,
@@ -33,6 +34,9 @@ from token_service.registry import (
 
 log = logging.getLogger("token_service.cleanup")
 STALE_REASON = "stale"
+# Longer than any request runs (host.json functionTimeout is 10 minutes): a deleting-index marker younger
+# than this may belong to a request still between the marker and its mapping write.
+MARKER_GRACE = timedelta(minutes=15)
 
 
 class IdentityDecisions:
@@ -62,14 +66,29 @@ class IdentityDecisions:
         """Finish a deletion a previous run (or a request) started."""
         record = await self._registry.get_identity(acs_id)
         if record is None or (record.state == IdentityState.ACTIVE and not await self._owner_began(record)):
-            # Claim never landed on the row (killed between the two writes): nothing was done in ACS.
-            summary.resumed += 1
-            await self._registry.drop_pending_marker(acs_id)
+            await self._drop_unbegun(acs_id, summary)
             return
         if record.state == IdentityState.DELETING and not await self._take_claim(acs_id, summary):
             return
         summary.resumed += 1
         await self._revoke_delete_tombstone(record, reason or STALE_REASON, summary)
+
+    async def _drop_unbegun(self, acs_id: str, summary: CleanupSummary) -> None:
+        """The marker names a deletion whose claim never landed (killed between the marker and the mapping
+        or row write): nothing was done in ACS, so the marker goes. Unless it is younger than any request
+        runs: its request may still be about to write the mapping, and a marker dropped then would leave
+        that deletion to nobody if the request died next. The next pass (within the hour) decides it."""
+        marker = await self._registry.pending_marker(acs_id)
+        if marker is None:
+            return
+        if marker.noted_at is not None and self._clock() - marker.noted_at < MARKER_GRACE:
+            summary.deferred += 1
+            return
+        summary.resumed += 1
+        try:
+            await self._registry.drop_pending_marker(acs_id, marker.etag)
+        except Conflict:
+            pass  # noted again meanwhile: a new deletion began, the next pass judges it
 
     async def give_back_claims(self) -> None:
         """Claims this run made and did not finish: expire them now, so the next run resumes them."""
@@ -94,20 +113,46 @@ class IdentityDecisions:
             summary.resumed += 1
             await self._revoke_delete_tombstone(record, record.deleted_reason or STALE_REASON, summary)
             return
-        if record.last_activity >= self._policy.cutoff(self._clock()):
+        # The owner's mapping is the truth of a user's activity: a token request writes it before calling
+        # ACS and the row only after ACS succeeds, so a last request that failed at ACS leaves the mapping
+        # newer than the row for good. Judge by the newer of the two, and bring the row up to it.
+        seen = max(record.last_activity, await self._mapping_activity(record) or record.last_activity)
+        if seen >= self._policy.cutoff(self._clock()):
             summary.survived += 1
-            await self._registry.put_activity(record)  # re-index under its real day, with its etag
-            if record.activity_day != entry.activity_day:
-                await self._registry.drop_activity(entry.activity_day, entry.acs_id)
+            await self._reindex(record, entry, seen)
             return
-        # Still stale (another field changed, e.g. a revoke): claim on the fresh etag.
-        fresh = ActivityEntry(entry.acs_id, entry.activity_day, record.etag or "", record.owner, record.last_activity)
+        # Still stale (another field changed, e.g. a revoke, or only the mapping moved): claim on the
+        # fresh etag, judged by the time the mapping holds.
+        fresh = ActivityEntry(entry.acs_id, entry.activity_day, record.etag or "", record.owner, seen)
         claim = self._open_claim(record.acs_id)
         if await self._registry.claim_for_cleanup(fresh, STALE_REASON, self._clock(), claim):
             await self._revoke_delete_tombstone(record, STALE_REASON, summary, pending_marker=False)
         else:
             self._open_claims.pop(record.acs_id, None)
             summary.survived += 1
+
+    async def _mapping_activity(self, record: IdentityRecord) -> datetime | None:
+        """The last activity the owner's mapping holds for this identity (None: not a user's, or the
+        mapping names another identity)."""
+        if not record.owner:
+            return None
+        mapping = await self._registry.read_mapping(record.owner)
+        if mapping is None or mapping.acs_id != record.acs_id:
+            return None
+        return mapping.last_activity
+
+    async def _reindex(self, record: IdentityRecord, entry: ActivityEntry, seen: datetime) -> None:
+        """A survivor goes back in the index under its real day (with its etag), so the next run reads it
+        only once it may be stale; a row behind its mapping is first brought up to the mapping's time."""
+        if seen > record.last_activity:
+            try:
+                record = await self._registry.touch_identity(record, seen, record.scopes)
+            except Conflict:
+                return  # changed meanwhile: whoever changed it re-indexed it; the next run decides again
+        else:
+            await self._registry.put_activity(record)
+        if record.activity_day != entry.activity_day:
+            await self._registry.drop_activity(entry.activity_day, entry.acs_id)
 
     async def _owner_began(self, record: IdentityRecord) -> bool:
         """A user's deletion marks the mapping `deleting` before the identity row: a crash between the two
@@ -144,13 +189,13 @@ class IdentityDecisions:
         self, identity: IndexedIdentity, reason: str, summary: CleanupSummary, pending_marker: bool = True
     ) -> None:
         acs_id = identity.acs_id
-        gone = not await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id)
-        if not gone:
+        # A 404 on revoke is not proof: ACS may answer one spuriously. Only the delete's 404 means gone,
+        # so the delete is always sent; a tombstone must never name an identity ACS still has.
+        if await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id):
             summary.revoked += 1
-            gone = not await self._paced(self._delete_pace, self._acs.delete_identity, acs_id)
-            if not gone:
-                summary.deleted += 1
-        if gone:
+        if await self._paced(self._delete_pace, self._acs.delete_identity, acs_id):
+            summary.deleted += 1
+        else:
             summary.already_gone += 1
         await self._registry.tombstone(identity, reason, self._clock(), pending_marker=pending_marker)
         self._open_claims.pop(acs_id, None)

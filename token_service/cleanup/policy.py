@@ -21,6 +21,7 @@ class CleanupPolicy:
     repair_only: bool = False  # the repair pass: finish started deletions only, claim nothing new
     claim_seconds: float = 300.0  # a claim outlives one identity's paced revoke+delete with retries
     lease_seconds: float = LEASE_SECONDS  # the cleanup lease's term; renewed every third of it
+    tombstone_retention_days: int = 30  # then a tombstone and its index rows are purged
 
     @classmethod
     def from_settings(cls, settings: CleanupSettings) -> CleanupPolicy:
@@ -31,6 +32,7 @@ class CleanupPolicy:
             time_budget_seconds=settings.time_budget_seconds,
             dry_run=settings.dry_run,
             acs_calls_per_second=settings.acs_calls_per_second,
+            tombstone_retention_days=settings.tombstone_retention_days,
         )
 
     def cutoff(self, now: datetime) -> datetime:
@@ -50,6 +52,9 @@ class CleanupSummary:
     survived: int = 0
     resumed: int = 0
     skipped_live_claims: int = 0
+    deferred: int = 0  # deleting-index markers too young to judge (their request may still run)
+    purged: int = 0  # tombstones past their retention, removed with their index rows
+    erasures_purged: int = 0  # erased users' bare mapping markers, removed once no older call can run
     owner: str = ""
     stopped_early: str | None = None
     duration_seconds: float = 0.0

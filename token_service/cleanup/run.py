@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from token_service.acs.gateway import AcsGateway
 from token_service.cleanup.decisions import IdentityDecisions
 from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
+from token_service.cleanup.purge import purge_expired
 from token_service.clock import Clock, day_key
 from token_service.errors import ServiceError
 from token_service.registry import ActivityEntry, CleanupLease, Registry, run_owner
@@ -96,6 +97,8 @@ class StaleIdentityCleanup:
                 workers = [group.create_task(self._worker(queue, summary, deadline)) for _ in range(concurrency)]
                 workers.append(group.create_task(feed_then_stop()))
                 await asyncio.gather(*workers)
+                if not self._lost and not self._policy.repair_only:
+                    await purge_expired(self._registry, self._clock, self._policy, summary, deadline)
                 renewing.cancel()
         except* ServiceError as failed:
             raise failed.exceptions[0] from failed
@@ -103,7 +106,7 @@ class StaleIdentityCleanup:
             summary.stopped_early = "lease_lost"
         summary.duration_seconds = round(asyncio.get_running_loop().time() - started, 3)
         log.info(summary.log_line())
-        for name in ("scanned", "stale", "revoked", "deleted", "already_gone", "failed"):
+        for name in ("scanned", "stale", "revoked", "deleted", "already_gone", "failed", "purged"):
             log.info(json.dumps({"event": "metric", "name": f"cleanup.{name}", "value": getattr(summary, name)}))
         return summary
 

@@ -13,7 +13,7 @@ from typing import Any
 from token_service.acs.rules import ACS_SCOPES
 from token_service.http.queries import user_key_pattern
 from token_service.http.routes import Access, Reply, Route
-from token_service.http.schemas import INLINE_SCHEMAS, component_schemas, parameters
+from token_service.http.schemas import INLINE_SCHEMAS, REQUIRED_BODIES, component_schemas, parameters
 from token_service.settings import Settings
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -24,7 +24,8 @@ def openapi_document(routes: Iterable[Route], settings: Settings | None = None) 
     issuers to this deployment's, as the request parsers do; without them, every ACS scope and no issuer."""
     allowed = sorted(settings.tokens.allowed_scopes) if settings else sorted(ACS_SCOPES)
     issuers = settings.auth.issuers if settings else ()
-    named_parameters = parameters({"type": "string", "pattern": f"^{user_key_pattern(issuers)}$"})
+    user_key_schema = {"type": "string", "pattern": f"^{user_key_pattern(issuers)}$"}
+    named_parameters = parameters(user_key_schema)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault("/" + route.path, {})[route.method.lower()] = _operation(route, named_parameters)
@@ -54,7 +55,7 @@ def openapi_document(routes: Iterable[Route], settings: Settings | None = None) 
                     "content": {"application/problem+json": {"schema": _ref("Problem")}},
                 }
             },
-            "schemas": component_schemas(allowed),
+            "schemas": component_schemas(allowed, user_key_schema),
         },
     }
 
@@ -69,7 +70,8 @@ def _operation(route: Route, named_parameters: Mapping[str, dict[str, Any]]) -> 
         operation["parameters"] = [named_parameters[name] for name in route.parameters]
     if route.body is not None:
         schema = dict(INLINE_SCHEMAS[route.body]) if route.body in INLINE_SCHEMAS else _ref(route.body)
-        operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": schema}}}
+        required = route.body in REQUIRED_BODIES
+        operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": schema}}}
     responses = {str(status): _reply(reply) for status, reply in route.replies.items()}
     responses.update({str(status): PROBLEM for status in route.errors})
     operation["responses"] = responses

@@ -53,6 +53,14 @@ def user_key(route_params: Mapping[str, str], issuers: Iterable[str]) -> str:
     return value
 
 
+def erase_request(body: Mapping[str, object], issuers: Iterable[str]) -> str:
+    """The user key of an erasure, from its body (read_json_object allowed only `userKey`)."""
+    value = body.get("userKey")
+    if not isinstance(value, str):
+        raise InvalidRequest("userKey is required: the user key to erase, as a string")
+    return user_key({"userKey": value}, issuers)
+
+
 def _moment(params: Mapping[str, str], name: str) -> datetime | None:
     raw = params.get(name)
     if raw is None:

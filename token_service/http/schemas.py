@@ -16,10 +16,13 @@ from token_service.scalars import DATE_TIME_PATTERN
 INLINE_SCHEMAS: dict[str, dict[str, Any]] = {
     "EmptyObject": {"type": "object", "additionalProperties": False, "maxProperties": 0},
 }
+# Request bodies that must be sent (the others may be empty: an empty body is an empty object).
+REQUIRED_BODIES = frozenset({"EraseUserRequest"})
 
 
-def component_schemas(allowed_scopes: list[str]) -> dict[str, Any]:
-    """components/schemas; token requests list the scopes this deployment allows."""
+def component_schemas(allowed_scopes: list[str], user_key_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """components/schemas; token requests list the scopes this deployment allows, the erasure request
+    the user keys it accepts."""
     token_request = {
         "type": "object",
         "additionalProperties": False,
@@ -32,6 +35,13 @@ def component_schemas(allowed_scopes: list[str]) -> dict[str, Any]:
     token_body = {"communicationUserId": {"type": "string"}, "token": {"type": "string"}, "expiresOn": moment}
     return {
         "TokenRequest": token_request,
+        # The key in the body, never the URL: the platform writes request URLs to its telemetry.
+        "EraseUserRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["userKey"],
+            "properties": {"userKey": user_key_schema or {"type": "string"}},
+        },
         # Without scopes no token is made, so a lifetime alone is refused (400).
         "CreateIdentityRequest": {**token_request, "dependentRequired": {"expiresInMinutes": ["scopes"]}},
         "TokenResponse": {

@@ -38,7 +38,7 @@ class IdentityAdmin:
         try:
             record = await self._registry.insert_identity(record)
         except (ServiceError, Conflict):
-            await self._lifecycle.undo_create(acs_id)
+            await self._lifecycle.undo_create(record)
             raise
         self._lifecycle.log_registered(acs_id)
         return record, token
@@ -84,7 +84,7 @@ class IdentityAdmin:
                     if record.owner:  # the owner's mapping first: from here no token is issued for it
                         mapping = await self._registry.read_mapping(record.owner)
                         if mapping is not None and mapping.acs_id == acs_id and mapping.state == MappingState.ACTIVE:
-                            await self._registry.note_pending_deletion(acs_id, reason)
+                            await self._registry.note_pending_deletion(acs_id, reason, self._clock())
                             await self._registry.mark_mapping_deleting(mapping)
                     record = await self._registry.mark_deleting(record, reason, self._clock())
                 except Conflict:

@@ -16,7 +16,7 @@ from datetime import datetime
 from token_service.acs.gateway import AcsGateway
 from token_service.clock import Clock, day_key
 from token_service.errors import IdentityNotFound, ServiceError
-from token_service.registry import IdentityRecord, IdentityState, Registry
+from token_service.registry import IdentityRecord, IdentityState, Registry, owner_id
 from token_service.telemetry.request_log import hash_user
 
 log = logging.getLogger("token_service.identity")
@@ -35,7 +35,7 @@ class IdentityLifecycle:
     ) -> IdentityRecord:
         return IdentityRecord(
             acs_id=acs_id,
-            owner=owner,
+            owner=owner_id(owner) if owner else None,
             created_at=now,
             last_token_at=now if token_issued else None,
             scopes=scopes,
@@ -53,27 +53,42 @@ class IdentityLifecycle:
         line = {"event": "identity_registered", "acs_id": acs_id}
         log.info(json.dumps(line, separators=(",", ":")), extra=line)
 
-    async def undo_create(self, acs_id: str) -> None:
-        """The registry write failed after ACS created the identity: delete it again, so none is orphaned."""
+    async def undo_create(self, record: IdentityRecord, reason: str = "create-undone") -> None:
+        """A registry write failed after ACS created the identity: delete it again, so none is orphaned,
+        then tombstone whatever of its rows were written, so no row says "active" for an identity ACS no
+        longer has. If storage is gone for that too, the row written first (its activity index, see
+        Registry.insert_identity) lets the cleanup find and tombstone it once it is stale. A tombstone is
+        written only once ACS's delete succeeded: it must never name a live identity."""
+        acs_id = record.acs_id
         for attempt in range(3):
             try:
                 await self._acs.delete_identity(acs_id)
                 line = {"event": "identity_create_undone", "acs_id": acs_id}
                 log.warning(json.dumps(line, separators=(",", ":")), extra=line)
-                return
+                break
             except IdentityNotFound:
-                return
+                break
             except ServiceError:
                 await asyncio.sleep(0.2 * (attempt + 1))
-        log.error(
-            "orphaned ACS identity: registry write and compensating delete both failed",
-            extra={"event": "orphan_identity", "acs_id": acs_id},
+        else:
+            log.error(
+                "orphaned ACS identity: registry write and compensating delete both failed",
+                extra={"event": "orphan_identity", "acs_id": acs_id},
+            )
+            return
+        await tidy_up(
+            self._registry.tombstone_unregistered(record, reason, self._clock()),
+            otherwise="undone identity not tombstoned; the cleanup finds it by its activity row",
         )
 
     async def finish_deletion(self, record: IdentityRecord, reason: str) -> None:
-        """The ACS half of a deletion, then the tombstone; an identity ACS no longer has counts as deleted."""
+        """The ACS half of a deletion, then the tombstone; an identity ACS no longer has counts as deleted.
+        Only the delete's 404 says so: a revoke's 404 may be spurious, and the delete is sent regardless."""
         try:
             await self._acs.revoke_tokens(record.acs_id)
+        except IdentityNotFound:
+            pass
+        try:
             await self._acs.delete_identity(record.acs_id)
         except IdentityNotFound:
             pass

@@ -12,9 +12,11 @@ when activity is due. Invariants:
 - at most one live ACS identity per user: the first caller claims the mapping (`creating`, under a
   lease) and creates; others wait (503 with the lease's real remaining time as Retry-After when it
   outlasts their wait). A deletion first marks the mapping `deleting` (conditional); while it says so,
-  no identity is created: the next token request finishes the deletion itself (revoke, delete,
-  tombstone: idempotent) and only then creates a new one, and a retried DELETE /api/me deletes the
-  identity the mapping still names;
+  no identity is created: the next token request, counted in the user's limit first (finishing costs
+  ACS calls too), finishes the deletion itself (revoke, delete, tombstone: idempotent) and only then
+  creates a new one, and a retried DELETE /api/me deletes the identity the mapping still names;
+- an erasure (erasure.py) marks the mapping `erasing` and leaves it `erased`: while it holds, and for
+  a call that began before it ended, nothing is issued or created (503 + Retry-After);
 - a token issue and a deletion of the same identity are exclusive: both are conditional writes of the
   same mapping version, so at most one succeeds; the loser re-reads. The cleanup and the
   administration claim an owned identity the same way;
@@ -38,7 +40,7 @@ from token_service.acs.rules import TokenRequest
 from token_service.clock import Clock
 from token_service.errors import IdentityNotFound, NotConfigured, RegistryUnavailable, ServiceError
 from token_service.identities.lifecycle import IdentityLifecycle, tidy_up
-from token_service.identities.limits import UserLimits
+from token_service.identities.limits import WINDOW, UserLimits
 from token_service.registry import (
     Conflict,
     IdentityState,
@@ -59,6 +61,25 @@ CREATION_LEASE = timedelta(seconds=30)
 WAIT_FOR_CREATOR = timedelta(seconds=15)
 POLL_INTERVAL_SECONDS = 0.05
 MAX_ATTEMPTS = 20
+ERASURE_SETTLE = timedelta(seconds=2)
+# An erased marker refuses calls begun before it; none runs longer than host.json's functionTimeout
+# (10 min), so past this the cleanup may purge it (cleanup/purge.py).
+ERASED_MARKER_LIFETIME = timedelta(minutes=15)
+
+
+def refuse_during_erasure(mapping: UserMapping | None, began: datetime) -> None:
+    """An erasure holds the user (`erasing`), or finished after this call began (`erased`): the call
+    neither issues nor creates, or an identity could outlive the erasure's answer. Clocks of instances
+    may differ by a little: ERASURE_SETTLE covers that, so a call begun just after the erasure answered
+    may be refused too (503, retried at once)."""
+    if mapping is None:
+        return
+    if mapping.state == MappingState.ERASING:
+        raise RegistryUnavailable("this user's data is being erased; try again", retry_after=1)
+    erased = mapping.erased_at
+    if mapping.state == MappingState.ERASED and (erased is None or began <= erased + ERASURE_SETTLE):
+        message = "this user's data was erased while this request was in flight; try again"
+        raise RegistryUnavailable(message, retry_after=3)
 
 
 class IdentityVanished(Exception):
@@ -95,12 +116,19 @@ class UserIdentities:
         # Real time (the loop's monotonic clock, virtual in the simulator), not the injectable clock:
         # this bounds how long a request waits.
         deadline = asyncio.get_running_loop().time() + WAIT_FOR_CREATOR.total_seconds()
+        charged = False  # this request's count is written in the mapping's window already
+        began = self._clock()
         while True:
             mapping = await self._registry.read_mapping(user_key)
             now = self._clock()
+            refuse_during_erasure(mapping, began)
             try:
                 if mapping is not None and mapping.state == MappingState.DELETING:
-                    await self._finish_user_deletion(mapping, "user-request")
+                    # Counted first: finishing the deletion costs ACS calls, so it is within the limit too.
+                    counted = self._count(mapping, now, charged)
+                    written = await self._registry.update_mapping(user_key, mapping, MappingChange(window=counted))
+                    charged = True
+                    await self._finish_user_deletion(written, "user-request")
                     continue
                 if mapping is not None and mapping.state == MappingState.CREATING and mapping.acs_id is None:
                     lease = mapping.lease_until
@@ -110,7 +138,7 @@ class UserIdentities:
                             raise RegistryUnavailable("this user's identity is being created", retry_after=wait)
                         await asyncio.sleep(POLL_INTERVAL_SECONDS)
                         continue
-                counted = self._limits.admit(mapping, "token", now)
+                counted = self._count(mapping, now, charged)
                 if mapping is not None and mapping.state == MappingState.ACTIVE and mapping.acs_id is not None:
                     return await self._issue_for_mapping(mapping, counted, request, now)
                 return await self._create_for_user(user_key, mapping, counted, request, now)
@@ -123,6 +151,14 @@ class UserIdentities:
                     raise RegistryUnavailable(message, retry_after=1) from changed
                 await asyncio.sleep(random.uniform(0, POLL_INTERVAL_SECONDS))
 
+    def _count(self, mapping: UserMapping | None, now: datetime, charged: bool) -> RateWindow:
+        """The token window that counts this request, counted once even when the request goes round
+        again (after finishing a deletion it had to count first)."""
+        window = mapping.windows.get("token") if mapping is not None and charged else None
+        if window is not None and window.start <= now < window.start + WINDOW:
+            return window
+        return self._limits.admit(mapping, "token", now)
+
     async def delete_for_user(self, user_key: str) -> None:
         for _ in range(MAX_ATTEMPTS):
             mapping = await self._registry.read_mapping(user_key)
@@ -130,7 +166,7 @@ class UserIdentities:
             if mapping is None or mapping.acs_id is None or mapping.state not in live:
                 raise IdentityNotFound("you have no identity")
             counted = self._limits.admit(mapping, "delete", self._clock())
-            await self._registry.note_pending_deletion(mapping.acs_id, "user-request")
+            await self._registry.note_pending_deletion(mapping.acs_id, "user-request", self._clock())
             try:
                 marked = await self._registry.mark_mapping_deleting(mapping, counted)
             except Conflict:
@@ -144,8 +180,10 @@ class UserIdentities:
         app_id = self._settings.tokens.teams_app_id
         if not app_id:
             raise NotConfigured("TEAMS_APP_ID is not set, so Teams token exchange is off")
+        began = self._clock()
         for _ in range(MAX_ATTEMPTS):
             mapping = await self._registry.read_mapping(user_key)
+            refuse_during_erasure(mapping, began)
             counted = self._limits.admit(mapping, "teams", self._clock())
             try:
                 await self._registry.update_mapping(user_key, mapping, MappingChange(window=counted))
@@ -176,7 +214,7 @@ class UserIdentities:
 
     async def _retire(self, mapping: UserMapping, reason: str) -> None:
         assert mapping.acs_id is not None
-        await self._registry.note_pending_deletion(mapping.acs_id, reason)
+        await self._registry.note_pending_deletion(mapping.acs_id, reason, self._clock())
         marked = await self._registry.mark_mapping_deleting(mapping)
         await self._finish_user_deletion(marked, reason)
 
@@ -207,7 +245,7 @@ class UserIdentities:
         try:
             record = await self._registry.insert_identity(record)
         except (ServiceError, Conflict):
-            await self._lifecycle.undo_create(acs_id)
+            await self._lifecycle.undo_create(record)
             # Released at once: waiters need not wait out the lease.
             await tidy_up(self._registry.release_mapping(claim), otherwise=unclaim)
             raise
@@ -216,11 +254,7 @@ class UserIdentities:
             await self._registry.complete_mapping(claim, acs_id, now)
         except (ServiceError, Conflict):
             # Our claim was taken over (lease ran out) or the write failed: this identity is nobody's.
-            await self._lifecycle.undo_create(acs_id)
-            await tidy_up(
-                self._registry.tombstone(record, "create-abandoned", self._clock()),
-                otherwise="abandoned identity not tombstoned; the cleanup finds it by its activity row",
-            )
+            await self._lifecycle.undo_create(record, "create-abandoned")
             raise
         return UserToken(acs_id, token, created=True)
 

@@ -26,13 +26,16 @@ from token_service.registry.records import (
     UserMapping,
     is_identity_row,
     is_mapping_row,
+    owner_id,
     user_partition,
 )
-from token_service.registry.store import Registry
+from token_service.registry.retention import ERASED_REASON
+from token_service.registry.store import PendingMarker, Registry
 from token_service.registry.table import Conflict, Table
 
 __all__ = [
     "ACTIVITY_PREFIX",
+    "ERASED_REASON",
     "LEASE_KEY",
     "LEASE_SECONDS",
     "ActivityEntry",
@@ -49,12 +52,14 @@ __all__ = [
     "ListingPage",
     "MappingChange",
     "MappingState",
+    "PendingMarker",
     "RateWindow",
     "Registry",
     "Table",
     "UserMapping",
     "is_identity_row",
     "is_mapping_row",
+    "owner_id",
     "run_owner",
     "user_partition",
 ]

@@ -31,7 +31,14 @@ from typing import Any
 
 from token_service.clock import day_key
 from token_service.json_text import loads_shallow
-from token_service.registry.records import ACTIVITY_PREFIX, IdentityRecord, IdentityState, identity_from_entity
+from token_service.registry.records import (
+    ACTIVITY_PREFIX,
+    IdentityRecord,
+    IdentityState,
+    identity_from_entity,
+    owner_digest,
+    owner_id,
+)
 from token_service.registry.table import Table
 
 OWNER_PREFIX = "owner_"
@@ -43,7 +50,8 @@ MAX_ROWS_EXAMINED = 1000  # per request: a sparse filter answers a short page wi
 
 
 def owner_partition(user_key: str) -> str:
-    return OWNER_PREFIX + hashlib.sha256(user_key.encode("utf-8")).hexdigest()
+    """A user key or an owner id (records.owner_id): the same partition."""
+    return OWNER_PREFIX + owner_digest(user_key)
 
 
 def owner_index_row(record: IdentityRecord) -> dict[str, Any] | None:
@@ -86,7 +94,7 @@ class IdentityFilter:
         """The row decides: index rows only narrow the reading."""
         checks = [
             self.state is None or record.state == self.state,
-            self.owner is None or record.owner == self.owner,
+            self.owner is None or record.owner == owner_id(self.owner),
             self.created_before is None or record.created_at < self.created_before,
             self.created_after is None or record.created_at >= self.created_after,
         ]

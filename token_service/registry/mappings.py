@@ -7,9 +7,12 @@ are the transitions of the mapping's state (creating -> active -> deleting -> id
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 
+from token_service.clock import day_key
 from token_service.registry.records import (
+    ERASED_PREFIX,
     MappingChange,
     MappingState,
     RateWindow,
@@ -69,10 +72,42 @@ class UserMappings:
         """Give up a claim (its create failed): the row goes idle, keeping its rate windows."""
         await self.update_mapping(claim.user_key, claim, MappingChange(MappingState.IDLE))
 
-    async def erase_mapping(self, mapping: UserMapping) -> None:
-        """Remove the row whole (an operator's erasure: it names the user), only if unchanged since read."""
+    async def mark_mapping_erasing(self, user_key: str, previous: UserMapping | None) -> UserMapping:
+        """An erasure holds the user from here (insert or etag-conditional): token calls respect it."""
+        return await self.update_mapping(user_key, previous, MappingChange(MappingState.ERASING))
+
+    async def finish_erasure(self, mapping: UserMapping, now: datetime) -> None:
+        """Replace the erasing row whole with a bare marker (state, when; no identity, activity or
+        windows), conditional on the erasure's own version, and index it for the cleanup's purge."""
         key = user_partition(mapping.user_key)
-        await self._table.delete(key, key, mapping.etag)
+        marker = {"PartitionKey": key, "RowKey": key, "state": MappingState.ERASED.value, "erased_at": now}
+        await self._table.replace(marker, mapping.etag)
+        await self._table.replace({"PartitionKey": ERASED_PREFIX + day_key(now), "RowKey": key}, None)
+
+    async def erased_markers(self, before_day: str, page_size: int = 1000) -> AsyncIterator[tuple[str, str]]:
+        """(index day, mapping key) of erasures indexed on days before `before_day`."""
+        query = "PartitionKey ge @low and PartitionKey lt @high"
+        parameters = {"low": ERASED_PREFIX, "high": ERASED_PREFIX + before_day}
+        async for row in self._table.query(query, parameters, page_size):
+            yield str(row["PartitionKey"])[len(ERASED_PREFIX) :], str(row["RowKey"])
+
+    async def purge_erased_marker(self, day: str, key: str, older_than: datetime) -> bool:
+        """Delete an erased marker older than `older_than` (etag-conditional: a user who came back since
+        has a live row there, which stays), then its index row. True if the marker went."""
+        entity = await self._table.get(key, key)
+        if entity is not None:
+            erased_at = entity.get("erased_at")
+            if entity.get("state") != MappingState.ERASED.value:
+                await self._table.delete(ERASED_PREFIX + day, key)
+                return False
+            if erased_at is not None and erased_at >= older_than:
+                return False
+            try:
+                await self._table.delete(key, key, entity.metadata["etag"])
+            except Conflict:
+                return False
+        await self._table.delete(ERASED_PREFIX + day, key)
+        return True
 
     async def remove_mapping(self, user_key: str, acs_id: str) -> None:
         """The identity is gone: the user's mapping goes idle if it still names `acs_id` (rate windows kept,
@@ -81,6 +116,8 @@ class UserMappings:
             mapping = await self.read_mapping(user_key)
             if mapping is None or mapping.acs_id != acs_id:
                 return  # re-pointed meanwhile: the new mapping is not ours to touch
+            if mapping.state in (MappingState.ERASING, MappingState.ERASED):
+                return  # an erasure holds the user: only it ends the row
             try:
                 await self.update_mapping(user_key, mapping, MappingChange(MappingState.IDLE))
                 return

@@ -1,8 +1,10 @@
 """The registry's typed rows and their Table Storage encoding (the only place that knows it).
 
 Layout (one table):
-- identity row    PK=RK=<ACS id>                          owner, created, last token, scopes, state;
-                                                          deleted identities keep it as a tombstone.
+- identity row    PK=RK=<ACS id>                          owner (owner_id: a one-way hash of the user
+                                                          key; the key itself is stored nowhere), created,
+                                                          last token, scopes, state; deleted identities
+                                                          keep it as a tombstone.
 - user mapping    PK=RK="user_<sha256(key)>"              user key -> ACS id, the one truth of a user's
                                                           identity: state "creating" (first call, under a
                                                           lease), "active", "deleting" or "idle" (no
@@ -13,6 +15,8 @@ Layout (one table):
                                                           its last activity day, holding the identity row's
                                                           etag: cleanup reads only old partitions, and a
                                                           matching etag proves nothing happened since.
+- erased index    PK="erased_<YYYYMMDD>"   RK=<mapping key> erased mappings, so the cleanup purges the marker
+                                                          row once no request begun before it can run.
 - deleting index  PK="deleting"            RK=<ACS id>    deletions a request started but has not finished;
                                                           cleanup finishes them (its own claims need no
                                                           marker: their activity row stays until the end).
@@ -26,6 +30,7 @@ in `UserMapping`, `RateWindow` and `MappingChange`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +38,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 ACTIVITY_PREFIX = "activity_"
+OWNER_HASH = "sha256:"
+_OWNER_ID = re.compile(r"sha256:[0-9a-f]{64}")
 DELETING_PARTITION = "deleting"
+ERASED_PREFIX = "erased_"
 USER_PREFIX = "user_"
 
 
@@ -48,6 +56,8 @@ class MappingState(StrEnum):
     ACTIVE = "active"
     DELETING = "deleting"  # a deletion of acs_id has begun: no token is issued for it any more
     IDLE = "idle"  # no identity (never had one, or it was deleted): the row keeps the rate windows
+    ERASING = "erasing"  # an erasure holds the user: token calls neither issue nor create (identities/erasure.py)
+    ERASED = "erased"  # erased at `erased_at`: the row holds nothing else; calls begun before then are refused
 
 
 RATE_ROUTES = ("token", "teams", "delete")
@@ -90,6 +100,7 @@ class UserMapping:
     etag: str | None = None
     last_activity: datetime | None = None
     windows: Mapping[str, RateWindow] = field(default_factory=dict)  # by route
+    erased_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +153,33 @@ def is_mapping_row(entity: Mapping[str, Any]) -> bool:
     return key == entity["RowKey"] and key.startswith(USER_PREFIX)
 
 
+def owner_id(user_key: str) -> str:
+    """How the registry names a user: `sha256:<hex>` of the user key, a one-way hash, never the key.
+
+    Idempotent (an owner id maps to itself), so every registry method that takes a user takes either the
+    key (a signed-in caller's, an operator's query) or the owner id a row holds (the cleanup's). User keys
+    are `oid:...` or `sub:...` (auth/claims.py), so the two forms cannot be confused.
+    """
+    if _OWNER_ID.fullmatch(user_key):
+        return user_key
+    return OWNER_HASH + hashlib.sha256(user_key.encode("utf-8")).hexdigest()
+
+
+def owner_digest(user_key: str) -> str:
+    """The hex part of the owner id: the table key of the user's mapping and owner-index partitions."""
+    return owner_id(user_key)[len(OWNER_HASH) :]
+
+
 def user_partition(user_key: str) -> str:
-    """Table keys forbid some characters and user keys come from any issuer, so we hash them."""
-    return USER_PREFIX + hashlib.sha256(user_key.encode("utf-8")).hexdigest()
+    """Table keys forbid some characters and user keys come from any issuer; the hash has neither problem."""
+    return USER_PREFIX + owner_digest(user_key)
+
+
+def _owner(entity: Any) -> str | None:
+    """A row's owner as an owner id: rows written before owners were hashed hold the key itself, which
+    is hashed on reading, so any rewrite of the row stores the hash."""
+    owner = entity.get("owner") or None
+    return owner_id(owner) if owner else None
 
 
 def identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
@@ -167,7 +202,7 @@ def identity_to_entity(record: IdentityRecord) -> dict[str, Any]:
 def identity_from_entity(entity: Any) -> IdentityRecord:
     return IdentityRecord(
         acs_id=entity["PartitionKey"],
-        owner=entity.get("owner") or None,
+        owner=_owner(entity),
         created_at=entity["created_at"],
         last_token_at=entity.get("last_token_at"),
         scopes=tuple(scope for scope in entity.get("scopes", "").split(",") if scope),
@@ -185,7 +220,6 @@ def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": key,
         "RowKey": key,
-        "user_key": mapping.user_key,
         "acs_id": mapping.acs_id or "",
         "state": mapping.state.value,
     }
@@ -193,6 +227,8 @@ def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
         entity["lease_until"] = mapping.lease_until
     if mapping.last_activity is not None:
         entity["last_activity"] = mapping.last_activity
+    if mapping.erased_at is not None:
+        entity["erased_at"] = mapping.erased_at
     for window in mapping.windows.values():
         entity.update(_window_columns(window))
     return entity
@@ -201,7 +237,7 @@ def mapping_to_entity(mapping: UserMapping) -> dict[str, Any]:
 def idle_mapping_entity(user_key: str) -> dict[str, Any]:
     """A mapping row about to be inserted: idle (no identity) until a change says otherwise."""
     key = user_partition(user_key)
-    return {"PartitionKey": key, "RowKey": key, "user_key": user_key, "acs_id": "", "state": MappingState.IDLE.value}
+    return {"PartitionKey": key, "RowKey": key, "acs_id": "", "state": MappingState.IDLE.value}
 
 
 def change_to_fields(change: MappingChange) -> dict[str, Any]:
@@ -234,25 +270,28 @@ def mapping_from_entity(entity: Any, user_key: str, etag: str | None = None) -> 
         if start is not None:
             windows[route] = RateWindow(route, start, int(entity.get(f"rate_{route}_count") or 0))
     return UserMapping(
-        user_key=entity.get("user_key", user_key),
+        user_key=user_key,
         acs_id=entity.get("acs_id") or None,
         state=MappingState(entity.get("state", MappingState.ACTIVE)),
         lease_until=entity.get("lease_until") or None,
         etag=etag if etag is not None else entity.metadata["etag"],
         last_activity=entity.get("last_activity") or None,
         windows=windows,
+        erased_at=entity.get("erased_at") or None,
     )
 
 
 def activity_to_entity(record: IdentityRecord) -> dict[str, Any]:
-    assert record.etag is not None
-    return {
+    """The index row; without an etag (written before its identity row) it has no `identity_etag`."""
+    entity: dict[str, Any] = {
         "PartitionKey": ACTIVITY_PREFIX + record.activity_day,
         "RowKey": record.acs_id,
-        "identity_etag": record.etag,
         "owner": record.owner or "",
         "last_activity": record.last_activity,
     }
+    if record.etag is not None:
+        entity["identity_etag"] = record.etag
+    return entity
 
 
 def activity_from_entity(entity: Any) -> ActivityEntry:
@@ -260,6 +299,6 @@ def activity_from_entity(entity: Any) -> ActivityEntry:
         acs_id=entity["RowKey"],
         activity_day=entity["PartitionKey"][len(ACTIVITY_PREFIX) :],
         identity_etag=entity.get("identity_etag", ""),
-        owner=entity.get("owner") or None,
+        owner=_owner(entity),
         last_activity=entity["last_activity"],
     )

@@ -1,13 +1,14 @@
 """The identity registry in Azure Table Storage: ACS has no "list identities", so we keep our own.
 
-The row layout is described in `records.py`. Concurrency is by etag (If-Match); nothing here knows
-HTTP or ACS.
+The row layout is described in `records.py`; the mapping rows' operations are in `mappings.py`, the
+erasure's and the purge's in `retention.py` (the Registry extends both). Concurrency is by etag
+(If-Match); nothing here knows HTTP or ACS.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -22,9 +23,7 @@ from token_service.registry.listing import (
     deleted_index_row,
     list_identities,
     owner_index_row,
-    owner_partition,
 )
-from token_service.registry.mappings import UserMappings
 from token_service.registry.records import (
     ACTIVITY_PREFIX,
     DELETING_PARTITION,
@@ -40,10 +39,19 @@ from token_service.registry.records import (
     identity_from_entity,
     identity_to_entity,
 )
+from token_service.registry.retention import RetentionRows
 from token_service.registry.table import Conflict, Table
 
 
-class Registry(UserMappings):
+@dataclass(frozen=True)
+class PendingMarker:
+    acs_id: str
+    reason: str
+    noted_at: datetime | None
+    etag: str
+
+
+class Registry(RetentionRows):
     """Typed operations on the registry table. One instance per worker, reused."""
 
     @classmethod
@@ -72,12 +80,17 @@ class Registry(UserMappings):
         return identity_from_entity(entity) if entity is not None else None
 
     async def insert_identity(self, record: IdentityRecord) -> IdentityRecord:
-        """The listing rows, the identity row, then its activity-index row (carrying the row's etag).
+        """The listing rows, an activity-index row without an etag, the identity row, then the activity
+        row again carrying the row's etag.
 
-        Listing rows first: they are pointers a reader checks against the identity row, so one left by a
-        crash costs a read, while an identity row without its owner row would escape a user's erasure.
+        Pointers first: a reader checks them against the identity row, so one left by a failure costs a
+        read, while an identity row without its owner row would escape a user's erasure, and one without
+        an activity row would escape the cleanup for good (an "active" ghost, if the create is undone in
+        ACS and storage fails before the tombstone). The cleanup treats an activity row without an etag
+        as changed: it reads the identity row (absent: it drops the pointer) and decides from that.
         """
         await self.put_listing_rows(record)
+        await self._table.replace(activity_to_entity(record), None)
         etag = await self._table.create(identity_to_entity(record))
         inserted = replace(record, etag=etag)
         await self.put_activity(inserted)
@@ -97,16 +110,25 @@ class Registry(UserMappings):
             await self.drop_activity(record.activity_day, record.acs_id)
         return updated
 
-    async def note_pending_deletion(self, acs_id: str, reason: str) -> None:
-        """A deletion is about to begin: the deleting index names it, so a crash before it ends is found."""
-        await self._table.replace({"PartitionKey": DELETING_PARTITION, "RowKey": acs_id, "reason": reason}, None)
+    async def note_pending_deletion(self, acs_id: str, reason: str, now: datetime) -> None:
+        """A deletion is about to begin: the deleting index names it (and when), so a crash before it ends
+        is found."""
+        row = {"PartitionKey": DELETING_PARTITION, "RowKey": acs_id, "reason": reason, "noted_at": now}
+        await self._table.replace(row, None)
 
     async def mark_deleting(self, record: IdentityRecord, reason: str, now: datetime) -> IdentityRecord:
         """Claim the identity for deletion (etag-conditional), and note it in the deleting index first."""
-        await self.note_pending_deletion(record.acs_id, reason)
+        await self.note_pending_deletion(record.acs_id, reason, now)
         updated = replace(record, state=IdentityState.DELETING, deleted_reason=reason, deleted_at=now)
         etag = await self._table.replace(identity_to_entity(updated), record.etag)
         return replace(updated, etag=etag)
+
+    async def tombstone_unregistered(self, record: IdentityRecord, reason: str, now: datetime) -> None:
+        """A create undone in ACS, whose rows may be half written: the whole row as a tombstone (an upsert,
+        so a partial write never leaves a row without its fields), then the rest as `tombstone`."""
+        dead = replace(record, state=IdentityState.DELETED, deleted_reason=reason, deleted_at=now, etag=None)
+        await self._table.replace(identity_to_entity(dead), None)
+        await self.tombstone(dead, reason, now, pending_marker=False)
 
     async def tombstone(
         self, identity: IndexedIdentity, reason: str, now: datetime, *, pending_marker: bool = True
@@ -145,9 +167,17 @@ class Registry(UserMappings):
         async for entity in self._table.query("PartitionKey eq @pk", {"pk": DELETING_PARTITION}, page_size):
             yield entity["RowKey"], entity.get("reason", "")
 
-    async def drop_pending_marker(self, acs_id: str) -> None:
-        """Drop a deleting-index row (its deletion finished, or its claim never reached the identity row)."""
-        await self._table.delete(DELETING_PARTITION, acs_id)
+    async def pending_marker(self, acs_id: str) -> PendingMarker | None:
+        """One deleting-index row: when it was noted (None for rows written before that was recorded)."""
+        entity = await self._table.get(DELETING_PARTITION, acs_id)
+        if entity is None:
+            return None
+        return PendingMarker(acs_id, entity.get("reason", ""), entity.get("noted_at"), entity.metadata["etag"])
+
+    async def drop_pending_marker(self, acs_id: str, etag: str | None = None) -> None:
+        """Drop a deleting-index row (its deletion finished, or its claim never reached the identity row);
+        with an etag only if nobody noted the deletion again since (Conflict then)."""
+        await self._table.delete(DELETING_PARTITION, acs_id, etag)
 
     async def claim_for_cleanup(
         self, entry: ActivityEntry, reason: str, now: datetime, claim: CleanupClaim | None = None
@@ -156,12 +186,15 @@ class Registry(UserMappings):
 
         An owned identity is claimed on its owner's mapping first (etag-conditional, `deleting`): every
         token issue makes a conditional write of that row, so the claim and an issue can never both
-        succeed, and a mapping whose activity is newer than the index's means the identity is in use.
+        succeed, and a mapping whose activity is newer than the index's means it may be in use (the caller
+        decides again by the mapping's time: decisions.py's recheck).
         Then the identity row, by the etag the index carries. No deleting-index row is needed: the
         activity-index row stays until the tombstone, so a run killed after this claim finds the identity
         again and finishes it. Returns False when it changed since (a token was issued, or it is already
         being deleted by someone else).
         """
+        if not entry.identity_etag:  # written before its identity row: the caller reads the row and decides
+            return False
         claimed: UserMapping | None = None
         if entry.owner:
             mapping = await self.read_mapping(entry.owner)
@@ -230,14 +263,6 @@ class Registry(UserMappings):
         self, filters: IdentityFilter, page_size: int, continuation: str | None = None
     ) -> ListingPage:
         return await list_identities(self._table, filters, page_size, continuation)
-
-    async def owned_identity_ids(self, user_key: str, page_size: int = 1000) -> list[str]:
-        """Every identity the owner index knows for this user, tombstones included."""
-        query = "PartitionKey eq @pk"
-        return [row["RowKey"] async for row in self._table.query(query, {"pk": owner_partition(user_key)}, page_size)]
-
-    async def note_deleted_by(self, acs_id: str, who: str) -> None:
-        await self._table.merge({"PartitionKey": acs_id, "RowKey": acs_id, "deleted_by": who})
 
 
 def _state_patch(acs_id: str, state: IdentityState, reason: str, now: datetime) -> dict[str, object]:
