@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import cleanup, cold_start, listing, storage_ops, token_issuance
+from benchmarks import capacity, cleanup, cold_start, listing, storage_ops, token_issuance
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "token_issuance": token_issuance.main,
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "cold_start": cold_start.main,
     "cleanup": cleanup.main,
     "listing": listing.main,
+    "capacity": capacity.main,  # after storage_ops and token_issuance: it reads their results
 }
 
 
