@@ -10,8 +10,9 @@ Azurite and one local_azure whose ACS limits are the defaults (issue 1,000 / 30 
 - Measured: open-loop arrivals (sent on schedule, whatever the answers take) at each rate of `--rates`
   for `--phase-seconds`, spread over the three hosts in turn (a load balancer). Each request is one
   user's refresh, users taken in a shuffled cycle, so a user refreshes every users / rate seconds
-  (10,000 / 50 = 200 s instead of 50 minutes); a phase lasts one ACS window (30 s). Beside them, `--greedy` users each send 2 requests/s,
-  four times the per-user limit (TOKEN_RATE_PER_MINUTE = 30), so our own 429 shows next to ACS's.
+  (10,000 / 50 = 200 s instead of 50 minutes); a phase lasts one ACS window (30 s). Beside them,
+  `--greedy` users each send 2 requests/s, four times the per-user limit (TOKEN_RATE_PER_MINUTE = 30),
+  so our own 429 shows next to ACS's.
 - Reported: p50/p99 of the 200s, 429s by problem `code` (rate_limited: our per-user limit;
   upstream_throttled: ACS's), 503s, per phase; the ACS issue calls local_azure admitted and throttled
   (its /_local/stats), and the admitted ones as a share of the issue budget over the phase.
