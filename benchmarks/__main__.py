@@ -1,6 +1,6 @@
 """`python -m benchmarks` (make bench): every benchmark, one after the other, each with its own services.
 
-python -m benchmarks [token_issuance cold_start cleanup listing]
+python -m benchmarks [token_issuance storage_ops cold_start cleanup listing load_run capacity]
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import cleanup, cold_start, listing, storage_ops, token_issuance
+from benchmarks import capacity, cleanup, cold_start, listing, load_run, storage_ops, token_issuance
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "token_issuance": token_issuance.main,
@@ -18,6 +18,8 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "cold_start": cold_start.main,
     "cleanup": cleanup.main,
     "listing": listing.main,
+    "load_run": load_run.main,
+    "capacity": capacity.main,  # after storage_ops and token_issuance: it reads their results
 }
 
 
