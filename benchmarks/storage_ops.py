@@ -83,13 +83,8 @@ async def _unowned_setup(world: World) -> None:
 
 
 async def _erase(world: World) -> None:
-    params = {"userKey": user_key(world.notes["oid"])}
-    expect(
-        await world.call(
-            "erase_user_identities", "DELETE", "users/{userKey}", world.admin_token(), route_params=params
-        ),
-        204,
-    )
+    body = {"userKey": user_key(world.notes["oid"])}
+    expect(await world.call("erase_user_identities", "POST", "users/erase", world.admin_token(), body=body), 204)
 
 
 def _stale_setup(count: int) -> Step:
@@ -125,7 +120,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("delete_me", "DELETE /api/me (revoke, delete, tombstone)", _user_setup, _delete_me),
     Scenario("admin_delete_owned", "DELETE /api/identities/{id}, a user's identity", _user_setup, _admin_delete),
     Scenario("admin_delete_unowned", "DELETE /api/identities/{id}, no owner", _unowned_setup, _admin_delete),
-    Scenario("erasure", "DELETE /api/users/{userKey}, a user with one identity", _user_setup, _erase),
+    Scenario("erasure", "POST /api/users/erase, a user with one identity", _user_setup, _erase),
     Scenario("cleanup_run_0", "cleanup run, nothing stale (the run's fixed cost)", _ensure_table, _cleanup_run),
     Scenario("cleanup_run_1", "cleanup run, 1 stale user identity", _stale_setup(1), _cleanup_run),
     Scenario("cleanup_run_2", "cleanup run, 2 stale user identities", _stale_setup(2), _cleanup_run),

@@ -156,7 +156,7 @@ FUNCTION_KEY = "a-function-key-" + uuid.uuid4().hex  # the host checked it; the 
         ("list_identities", "GET", "identities", {"pageSize": "1", "code": FUNCTION_KEY}, 200),
         ("preview_cleanup", "GET", "cleanup/preview", {"code": FUNCTION_KEY}, 200),
         ("metrics_snapshot", "GET", "metrics", {"code": FUNCTION_KEY}, 200),
-        ("erase_user_identities", "DELETE", "users/{userKey}", {"code": FUNCTION_KEY}, 204),
+        ("erase_user_identities", "POST", "users/erase", {"code": FUNCTION_KEY}, 204),
     ],
 )
 async def test_the_function_key_in_code_is_accepted_on_every_operator_route(
@@ -164,14 +164,12 @@ async def test_the_function_key_in_code_is_accepted_on_every_operator_route(
 ) -> None:
     """`?code=` is how Azure's function URLs carry the key (docs/devhost.md); the host passes it on in
     the query string, so a route that refuses unknown parameters must still take it, and never echo it."""
-    route_params = {"userKey": user_key(new_user())} if "{userKey}" in route else None
-    reply = await ops.caller.call(
-        name, method, route, token=ops.caller.admin_token(), params=params, route_params=route_params
-    )
+    body = {"userKey": user_key(new_user())} if route == "users/erase" else None
+    reply = await ops.caller.call(name, method, route, token=ops.caller.admin_token(), params=params, body=body)
     assert reply.status == status, reply.body
     assert FUNCTION_KEY not in reply.body.decode()
     typo = await ops.caller.call(
-        name, method, route, token=ops.caller.admin_token(), params={**params, "cdoe": "x"}, route_params=route_params
+        name, method, route, token=ops.caller.admin_token(), params={**params, "cdoe": "x"}, body=body
     )
     if name != "erase_user_identities":  # that route reads no query (the host ignores what it does not know)
         assert (typo.status, typo.json["code"]) == (400, "unknown_field"), typo.body

@@ -41,6 +41,7 @@ class AcsIdentity:
     last_issue_at: datetime
     revoked_at: datetime | None = None
     deleted_at: datetime | None = None
+    creator: Actor | None = None  # the request that created it (how it ended: Actor.result)
 
     @property
     def live(self) -> bool:
@@ -69,7 +70,7 @@ class AcsModel:
         actor = current_actor()
         now = self.clock()
         self.identities[acs_id] = AcsIdentity(
-            acs_id, now, actor.user if actor else None, actor.instance if actor else None, now
+            acs_id, now, actor.user if actor else None, actor.instance if actor else None, now, creator=actor
         )
         token = self._token(acs_id, minutes) if scopes else None
         try:

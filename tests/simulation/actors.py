@@ -26,6 +26,7 @@ class Actor:
     started: int = 0  # the scheduler's call count when the request began
     first_acs_at: datetime | None = None  # simulated time of its first ACS call (None: it never reached ACS)
     acs_calls: list[str] = field(default_factory=list)
+    result: str | None = None  # how the request ended ("ok", a problem code, ...); None while it runs
 
 
 ACTOR: ContextVar[Actor | None] = ContextVar("simulation_actor", default=None)

@@ -21,6 +21,7 @@ class DroppingProxy:
         self._loop = asyncio.new_event_loop()
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
+        listener.listen()  # listening before the constructor returns: no refused first connection
         self.port = listener.getsockname()[1]
         self._listener = listener
         self._thread = threading.Thread(target=self._run, daemon=True)

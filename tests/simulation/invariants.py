@@ -72,7 +72,12 @@ class Invariants:
                 continue
             mapping = mappings.get(user_partition(identity.created_for), {})
             mapped = mapping.get("acs_id") == identity.acs_id
-            if mapped or (identity.created_by is not None and not identity.created_by.dead):
+            # Unmapped, it is the user's while its creator runs or if the creator answered with a token;
+            # a create whose request failed (answer lost, registry refused, undo pending) is nobody's: the
+            # orphan invariant holds it after healing.
+            creator = identity.creator
+            users = creator is not None and not creator.instance.dead and creator.result in (None, "ok")
+            if mapped or (users and identity.acs_id not in world.acs.unanswered):
                 live_per_user[identity.created_for] += 1
         for user, count in live_per_user.items():
             if count > 1:

@@ -148,6 +148,7 @@ class World:
                 if not actor.instance.dead:
                     raise
                 result = "killed"
+            actor.result = result
             return Outcome(op, result, actor, self.weather.calls)
 
         return asyncio.ensure_future(answer())
@@ -170,9 +171,9 @@ class World:
         if acs_id:
             await node.admin.delete(acs_id, "admin-request")
 
-    @staticmethod
-    async def erase(node: Node, user: str) -> None:
-        await erase_user(node.registry, node.admin, user, who="operator")
+    async def erase(self, node: Node, user: str) -> None:
+        acs: Any = self.acs
+        await erase_user(node.registry, acs, self.clock, user, who="operator")
 
     def cleanup(self, repair: bool) -> Callable[[Node], Awaitable[Any]]:
         policy = CleanupPolicy(STALE_DAYS, 2400, 240, False, concurrency=4, repair_only=repair)

@@ -21,6 +21,7 @@ from token_service.acs.pacing import Pacer
 from token_service.cleanup.policy import CleanupPolicy, CleanupSummary
 from token_service.clock import Clock
 from token_service.errors import IdentityNotFound, UpstreamThrottled
+from token_service.identities.lifecycle import UNDO_REASONS
 from token_service.registry import (
     ActivityEntry,
     CleanupClaim,
@@ -65,6 +66,9 @@ class IdentityDecisions:
     async def resume(self, acs_id: str, reason: str, summary: CleanupSummary) -> None:
         """Finish a deletion a previous run (or a request) started."""
         record = await self._registry.get_identity(acs_id)
+        if reason in UNDO_REASONS and (record is None or record.state == IdentityState.ACTIVE):
+            await self._finish_undo(acs_id, record, reason, summary)
+            return
         if record is None or (record.state == IdentityState.ACTIVE and not await self._owner_began(record)):
             await self._drop_unbegun(acs_id, summary)
             return
@@ -72,6 +76,21 @@ class IdentityDecisions:
             return
         summary.resumed += 1
         await self._revoke_delete_tombstone(record, reason or STALE_REASON, summary)
+
+    async def _finish_undo(
+        self, acs_id: str, record: IdentityRecord | None, reason: str, summary: CleanupSummary
+    ) -> None:
+        """A create whose registry write failed and whose compensating delete ACS refused: nobody's
+        identity (UserIdentities never handed out its token), so it is deleted without a claim."""
+        summary.resumed += 1
+        if await self._paced(self._delete_pace, self._acs.delete_identity, acs_id):
+            summary.deleted += 1
+        else:
+            summary.already_gone += 1
+        if record is None:
+            await self._registry.drop_pending_marker(acs_id)
+        else:
+            await self._registry.tombstone(record, reason, self._clock())
 
     async def _drop_unbegun(self, acs_id: str, summary: CleanupSummary) -> None:
         """The marker names a deletion whose claim never landed (killed between the marker and the mapping
@@ -190,10 +209,15 @@ class IdentityDecisions:
     ) -> None:
         acs_id = identity.acs_id
         # A 404 on revoke is not proof: ACS may answer one spuriously. Only the delete's 404 means gone,
-        # so the delete is always sent; a tombstone must never name an identity ACS still has.
-        if await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id):
+        # so the delete is always sent; a tombstone must never name an identity ACS still has. A delete's
+        # 404 just after the revoke succeeded contradicts it, so the delete is asked once more.
+        revoked = await self._paced(self._revoke_pace, self._acs.revoke_tokens, acs_id)
+        if revoked:
             summary.revoked += 1
-        if await self._paced(self._delete_pace, self._acs.delete_identity, acs_id):
+        deleted = await self._paced(self._delete_pace, self._acs.delete_identity, acs_id)
+        if not deleted and revoked:
+            deleted = await self._paced(self._delete_pace, self._acs.delete_identity, acs_id)
+        if deleted:
             summary.deleted += 1
         else:
             summary.already_gone += 1

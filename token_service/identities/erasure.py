@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from token_service.acs.gateway import AcsGateway
 from token_service.clock import Clock
-from token_service.errors import IdentityNotFound, RegistryUnavailable
+from token_service.errors import RegistryUnavailable
+from token_service.identities.lifecycle import revoke_and_delete
 from token_service.registry import ERASED_REASON, Conflict, IdentityState, MappingState, Registry, UserMapping
 
 POLL_SECONDS = 0.05
@@ -81,14 +82,7 @@ async def _erase_identity(registry: Registry, acs: AcsGateway, clock: Clock, acs
         return False
     if record is not None:
         await registry.mark_erasing_identity(acs_id, ERASED_REASON, clock())
-    try:
-        await acs.revoke_tokens(acs_id)
-    except IdentityNotFound:
-        pass  # not proof that it is gone: the delete decides
-    try:
-        await acs.delete_identity(acs_id)
-    except IdentityNotFound:
-        pass
+    await revoke_and_delete(acs, acs_id)
     await registry.tombstone_erased(acs_id, record, who, clock())
     return True
 

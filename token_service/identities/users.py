@@ -39,7 +39,7 @@ from token_service.acs.gateway import AcsGateway, IssuedToken
 from token_service.acs.rules import TokenRequest
 from token_service.clock import Clock
 from token_service.errors import IdentityNotFound, NotConfigured, RegistryUnavailable, ServiceError
-from token_service.identities.lifecycle import IdentityLifecycle, tidy_up
+from token_service.identities.lifecycle import CREATE_ABANDONED, IdentityLifecycle, tidy_up
 from token_service.identities.limits import WINDOW, UserLimits
 from token_service.registry import (
     Conflict,
@@ -254,7 +254,7 @@ class UserIdentities:
             await self._registry.complete_mapping(claim, acs_id, now)
         except (ServiceError, Conflict):
             # Our claim was taken over (lease ran out) or the write failed: this identity is nobody's.
-            await self._lifecycle.undo_create(record, "create-abandoned")
+            await self._lifecycle.undo_create(record, CREATE_ABANDONED)
             raise
         return UserToken(acs_id, token, created=True)
 
