@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import threading
+
+from tests.tcp_proxy import LoopbackProxy
 
 
-class StorageCut:
+class StorageCut(LoopbackProxy):
     def __init__(self, upstream_port: int, marker: bytes, *, times: int = 10, sever: bool = False) -> None:
-        self._upstream = upstream_port
         self._marker = marker
         self._left = times
         self._sever = sever
         self.severed = False
         self.dropped = 0
-        self._loop = asyncio.new_event_loop()
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        self.port: int = listener.getsockname()[1]
-        self._listener = listener
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__(upstream_port)
 
     def table_connection_string(self, connection_string: str, table_port: int) -> str:
         """Azurite's connection string with its table endpoint pointed at this proxy."""
@@ -37,12 +30,6 @@ class StorageCut:
     def restore(self) -> None:
         self.severed = False
         self._left = 0
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._serve, sock=self._listener))
-        self._loop.run_forever()
-        server.close()
 
     def _drops(self, data: bytes) -> bool:
         if self.severed:
@@ -53,13 +40,13 @@ class StorageCut:
             return True
         return False
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream)
-        except OSError:
-            writer.close()
-            return
-
+    async def relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, inspect: bool) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await src.read(65536):
@@ -73,7 +60,3 @@ class StorageCut:
             up_writer.close()
 
         await asyncio.gather(pump(reader, up_writer, True), pump(up_reader, writer, False))
-
-    def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)

@@ -30,7 +30,7 @@ class TableBackend:
 def azurite_proxy(azurite: AzuriteProcess) -> Iterator[DroppingProxy]:
     proxy = DroppingProxy(azurite.table_port)
     yield proxy
-    proxy.stop()
+    proxy.close()
 
 
 @pytest.fixture(params=["model", "azurite"])

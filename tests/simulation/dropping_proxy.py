@@ -9,38 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import threading
+
+from tests.tcp_proxy import LoopbackProxy
 
 
-class DroppingProxy:
+class DroppingProxy(LoopbackProxy):
     def __init__(self, upstream_port: int) -> None:
-        self._upstream = upstream_port
         self._marker: bytes | None = None
         self.dropped = 0
-        self._loop = asyncio.new_event_loop()
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()  # listening before the constructor returns: no refused first connection
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__(upstream_port)
 
     def arm(self, marker: bytes) -> None:
         self._marker = marker
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(asyncio.start_server(self._serve, sock=self._listener))
-        self._loop.run_forever()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream)
-        except OSError:
-            writer.close()
-            return
+    async def relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
         dropping = asyncio.Event()
 
         async def requests() -> None:
@@ -66,7 +54,3 @@ class DroppingProxy:
         await asyncio.gather(requests(), responses())
         writer.close()
         up_writer.close()
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
