@@ -6,13 +6,13 @@ node_modules so no global install is needed.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from local_azure.process import stop_process_group
 
 # Azurite's documented development account: public, identical on every machine.
 DEV_ACCOUNT = "devstoreaccount1"
@@ -101,11 +101,4 @@ class AzuriteProcess:
         return azurite
 
     def stop(self, timeout: float = 10) -> None:
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout)
+        stop_process_group(self.process, timeout)

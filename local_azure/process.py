@@ -53,12 +53,12 @@ class LocalAzureProcess:
         try:
             settings = settings_file.wait_for(path, process.pid, timeout, alive=lambda: process.poll() is None)
         except BaseException:
-            _stop(process, 10)
+            stop_process_group(process, 10)
             raise
         return cls(process, settings)
 
     def stop(self, timeout: float = 10) -> None:
-        _stop(self.process, timeout)
+        stop_process_group(self.process, timeout)
 
     def client_environment(self) -> dict[str, str]:
         """Environment that makes SDK clients trust the CA and use the managed-identity endpoint."""
@@ -160,8 +160,8 @@ def _settings_path(data_dir: Path, extra_args: Sequence[str]) -> Path:
     return settings_file.default_path(data_dir)
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM our process group, then SIGKILL if it lingers."""
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM the process group we started, then SIGKILL if it lingers (local_azure, Azurite, the proxy)."""
     if process.poll() is not None:
         return
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
@@ -31,6 +30,8 @@ from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
+
+from local_azure.process import stop_process_group
 
 CONTROL_PREFIX = "/_proxy/"
 # Hop-by-hop headers (RFC 9110 7.6.1) and the ones aiohttp sets itself for the next hop.
@@ -268,14 +269,7 @@ class StorageProxyProcess:
         self._call("PUT", "delays", {"read_ms": delays.read_ms, "write_ms": delays.write_ms})
 
     def stop(self, timeout: float = 10) -> None:
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout)
+        stop_process_group(self.process, timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
